@@ -1,0 +1,40 @@
+# gcl — two commands do all setup on a fresh machine:
+#   make demo   create .venv if missing, install torch 2.13.0 (CPU) and gcl, run GRACE on Cora
+#               (or on the synthetic graph when no data root holds Cora)
+#   make test   the same setup, then the whole pytest suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.gcl-installed
+TORCH_VERSION ?= 2.13.0
+
+# Use the offline mirror beside the checkout when GCL_DATA is not set.
+ifeq ($(GCL_DATA),)
+ifneq ($(wildcard ../shared/datasets/MANIFEST.md),)
+export GCL_DATA := $(abspath ../shared/datasets)
+endif
+endif
+export OUTDATED_IGNORE := 1
+
+.PHONY: setup demo test lint bench docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==$(TORCH_VERSION)
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/gcl demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check gcl tests examples benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info
