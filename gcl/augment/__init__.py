@@ -1,0 +1,30 @@
+"""Graph augmentations: PyG transforms that build the contrastive views.
+
+Example:
+    >>> from gcl.augment import Compose, DropEdge, MaskFeature
+    >>> view = Compose([DropEdge(p=0.2), MaskFeature(p=0.3)])
+"""
+
+from .base import (
+    Augmentation,
+    Compose,
+    Identity,
+    RandomChoice,
+    drop_edges,
+    edge_attribute_keys,
+    mask_columns,
+)
+from .basic import DropEdge, MaskFeature, apply_edge_mask
+
+__all__ = [
+    "Augmentation",
+    "Compose",
+    "Identity",
+    "RandomChoice",
+    "DropEdge",
+    "MaskFeature",
+    "drop_edges",
+    "mask_columns",
+    "apply_edge_mask",
+    "edge_attribute_keys",
+]
