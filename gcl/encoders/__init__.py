@@ -1,0 +1,10 @@
+"""Encoders (graph -> node embeddings) and projection heads.
+
+Example:
+    >>> from gcl.encoders import GCNEncoder, ProjectionHead
+    >>> encoder, head = GCNEncoder(1433, 128, activation="relu"), ProjectionHead(128, 128)
+"""
+
+from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation
+
+__all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation"]

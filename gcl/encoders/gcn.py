@@ -1,0 +1,165 @@
+"""GCN encoder and projection head of GRACE, GCA, CSGCL and POT."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch_geometric.nn import GCNConv
+
+from .._utils import check_choice, check_positive
+
+__all__ = ["ACTIVATIONS", "make_activation", "GCNEncoder", "ProjectionHead", "MLP"]
+
+ACTIVATIONS = ("relu", "prelu", "rrelu", "elu")
+
+
+class _RReLUEval(nn.Module):
+    """RReLU as the reference code uses it: ``F.rrelu`` with its default ``training=False``, i.e. a
+    deterministic leaky ReLU with slope ``(lower + upper) / 2 = (1/8 + 1/3) / 2``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.rrelu(x, training=False)
+
+
+def make_activation(name: str) -> nn.Module:
+    """Build an activation module by name: ``relu``, ``prelu`` (one shared slope, initialised at
+    0.25), ``rrelu`` (deterministic, evaluation-mode slope) or ``elu``.
+
+    Example:
+        >>> make_activation("prelu")
+        PReLU(num_parameters=1)
+    """
+    name = check_choice(name, "activation", ACTIVATIONS)
+    if name == "relu":
+        return nn.ReLU()
+    if name == "prelu":
+        return nn.PReLU()
+    if name == "rrelu":
+        return _RReLUEval()
+    return nn.ELU()
+
+
+class GCNEncoder(nn.Module):
+    """A stack of ``GCNConv`` layers with the activation after every layer, output included.
+
+    With two layers (the default) the sizes are ``in_channels -> 2*hidden -> hidden`` as in GRACE;
+    with ``k`` layers the inner ones are ``2*hidden -> 2*hidden``. A ``prelu`` activation is one
+    module with a single slope shared by all layers (as in the reference code), so it is trained
+    and weight-decayed with the rest. Convolutions use ``cached=False`` because every training step
+    sees a new augmented view.
+
+    Args:
+        in_channels: input feature dimension.
+        hidden_channels: output dimension ``h`` (the first layer has ``2h``).
+        activation: ``relu``, ``prelu``, ``rrelu`` or ``elu`` (default: ``prelu``).
+        num_layers: number of GCN layers, at least 1 (default: 2).
+
+    Shapes:
+        ``forward(x [N, in], edge_index [2, E], edge_weight [E] | None) -> [N, hidden]``.
+
+    Example:
+        >>> enc = GCNEncoder(16, 8, activation="relu")
+        >>> x, ei = torch.randn(4, 16), torch.tensor([[0, 1, 2], [1, 2, 3]])
+        >>> enc(x, ei).shape
+        torch.Size([4, 8])
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int, activation: str = "prelu",
+                 num_layers: int = 2) -> None:
+        super().__init__()
+        check_positive(in_channels, "in_channels", "GCNEncoder", integer=True)
+        check_positive(hidden_channels, "hidden_channels", "GCNEncoder", integer=True)
+        check_positive(num_layers, "num_layers", "GCNEncoder", integer=True)
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.num_layers = num_layers
+        self.activation_name = check_choice(activation, "activation", ACTIVATIONS, "GCNEncoder")
+        if num_layers == 1:
+            dims = [in_channels, hidden_channels]
+        else:
+            dims = [in_channels] + [2 * hidden_channels] * (num_layers - 1) + [hidden_channels]
+        self.convs = nn.ModuleList(
+            GCNConv(dims[i], dims[i + 1], cached=False) for i in range(num_layers)
+        )
+        self.activation = make_activation(self.activation_name)
+
+    def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
+        if x.dim() != 2 or x.size(1) != self.in_channels:
+            raise ValueError(
+                f"GCNEncoder expects x of shape [N, {self.in_channels}], got {list(x.shape)}"
+            )
+        for conv in self.convs:
+            x = self.activation(conv(x, edge_index, edge_weight))
+        return x
+
+    def reset_parameters(self) -> None:
+        """Re-initialise every layer (and the PReLU slope)."""
+        for conv in self.convs:
+            conv.reset_parameters()
+        if isinstance(self.activation, nn.PReLU):
+            nn.init.constant_(self.activation.weight, 0.25)
+
+    def extra_repr(self) -> str:
+        return f"layers={self.num_layers}, activation={self.activation_name}"
+
+
+class ProjectionHead(nn.Module):
+    """GRACE's projection head: ``Linear(in, hidden) -> ELU -> Linear(hidden, out)``.
+
+    Used only inside the loss; evaluation uses the encoder output.
+
+    Args:
+        in_channels: input dimension (the encoder's output).
+        hidden_channels: hidden dimension.
+        out_channels: output dimension (default: ``in_channels``, as GRACE).
+
+    Example:
+        >>> head = ProjectionHead(8, 16)
+        >>> head(torch.randn(5, 8)).shape
+        torch.Size([5, 8])
+    """
+
+    def __init__(self, in_channels: int, hidden_channels: int,
+                 out_channels: int | None = None) -> None:
+        super().__init__()
+        check_positive(in_channels, "in_channels", "ProjectionHead", integer=True)
+        check_positive(hidden_channels, "hidden_channels", "ProjectionHead", integer=True)
+        out_channels = in_channels if out_channels is None else out_channels
+        self.fc1 = nn.Linear(in_channels, hidden_channels)
+        self.fc2 = nn.Linear(hidden_channels, out_channels)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.fc2(F.elu(self.fc1(z)))
+
+
+class MLP(nn.Module):
+    """A plain multi-layer perceptron ``dims[0] -> ... -> dims[-1]`` with an activation between
+    layers (none after the last). Accepts and ignores graph arguments so it can stand in for an
+    encoder in a :class:`gcl.Pipeline`.
+
+    Args:
+        dims: layer sizes, at least two.
+        activation: activation between layers (default: ``relu``).
+
+    Example:
+        >>> MLP([4, 8, 2])(torch.randn(3, 4)).shape
+        torch.Size([3, 2])
+    """
+
+    def __init__(self, dims: list[int], activation: str = "relu") -> None:
+        super().__init__()
+        if len(dims) < 2:
+            raise ValueError(f"MLP needs at least two sizes (input and output), got {dims}")
+        for d in dims:
+            check_positive(d, "dims", "MLP", integer=True)
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.activation = make_activation(activation)
+
+    def forward(self, x: Tensor, edge_index: Tensor | None = None,
+                edge_weight: Tensor | None = None) -> Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = self.activation(x)
+        return x
+

@@ -1,0 +1,11 @@
+"""Contrastive objectives and regularizers.
+
+Example:
+    >>> from gcl.objectives import InfoNCE
+    >>> objective = InfoNCE(tau=0.4)
+"""
+
+from .base import Objective, Regularizer, Step
+from .infonce import InfoNCE, info_nce
+
+__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce"]

@@ -1,0 +1,97 @@
+"""Objective and regularizer contracts, and the per-step context they receive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor, nn
+
+from .._utils import check_positive
+
+__all__ = ["Step", "Objective", "Regularizer"]
+
+
+@dataclass
+class Step:
+    """Everything one training step produced, handed to objectives and regularizers.
+
+    Attributes:
+        epoch: the current epoch, counted from 1.
+        data: the clean graph (on the training device).
+        views: the two augmented views.
+        z: the encoder outputs of the two views.
+        h: the head outputs of the two views (``z`` when there is no head).
+        encoder: the encoder module (regularizers such as POT read its weights).
+        nodes: the node subset this step trains on, or ``None`` for all nodes.
+        logs: named scalar parts of the loss, reported in the training history.
+    """
+
+    epoch: int
+    data: Any
+    views: tuple[Any, Any]
+    z: tuple[Tensor, Tensor]
+    h: tuple[Tensor, Tensor]
+    encoder: nn.Module | None = None
+    nodes: Tensor | None = None
+    logs: dict[str, float] = field(default_factory=dict)
+
+    def log(self, name: str, value: Tensor | float) -> None:
+        """Record a scalar (detached) under ``name`` for the history."""
+        self.logs[name] = float(value.detach()) if isinstance(value, Tensor) else float(value)
+
+
+class Objective(nn.Module):
+    """Base class of contrastive objectives.
+
+    ``forward(h1, h2, step=None)`` returns a scalar loss from the two views' embeddings. An
+    objective that needs more (the epoch, node strengths, the graph) reads it from ``step`` or
+    prepares it once in :meth:`setup`, which :class:`gcl.Pipeline` calls before training.
+
+    Example:
+        >>> import torch
+        >>> class Alignment(Objective):
+        ...     def forward(self, h1, h2, step=None):
+        ...         return (h1 - h2).pow(2).sum(1).mean()
+        >>> float(Alignment()(torch.ones(2, 3), torch.ones(2, 3)))
+        0.0
+    """
+
+    def setup(self, data: Any) -> None:
+        """Prepare per-graph state once before training (default: nothing)."""
+
+    def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+
+class Regularizer(nn.Module):
+    """Base class of regularizers: a loss term computed from the whole :class:`Step`.
+
+    The pipeline combines it with the objective through :meth:`combine`, by default
+    ``loss + weight * value``; POT overrides it with a convex combination.
+
+    Args:
+        weight: the term's weight (default: 1.0).
+
+    Example:
+        >>> import torch
+        >>> class L2(Regularizer):
+        ...     def forward(self, step):
+        ...         return step.z[0].pow(2).mean()
+        >>> L2(weight=0.1).combine(torch.tensor(1.0), torch.tensor(2.0))
+        tensor(1.2000)
+    """
+
+    def __init__(self, weight: float = 1.0) -> None:
+        super().__init__()
+        self.weight = check_positive(weight, "weight", type(self).__name__, allow_zero=True)
+
+    def setup(self, data: Any) -> None:
+        """Prepare per-graph state once before training (default: nothing)."""
+
+    def forward(self, step: Step) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def combine(self, loss: Tensor, value: Tensor) -> Tensor:
+        """Combine the objective's ``loss`` with this term's ``value``."""
+        return loss + self.weight * value
