@@ -1,0 +1,46 @@
+"""Datasets for graph contrastive learning: ``load(name)`` -> a validated PyG ``Data``.
+
+* :func:`load` — Planetoid (Cora, CiteSeer, PubMed), Amazon Photo/Computers, Coauthor CS/Physics,
+  WikiCS, ogbn-arxiv/products and a synthetic planted-partition graph, with split masks;
+* :func:`catalog`, :func:`list_datasets`, :func:`dataset_status` — what is known and what is
+  available at the data root;
+* :func:`resolve_root`, :func:`cache_dir` — where raw files are read from (``root``, else
+  ``$GCL_DATA``, else the repository's ``datasets/``) and where everything is written
+  (``$GCL_CACHE``, else ``~/.cache/gcl``);
+* :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`.
+
+Only torch and torch_geometric are imported here; ogb is imported by the OGB loader when used.
+
+Example:
+    >>> import gcl
+    >>> data = gcl.data.synthetic(num_nodes=100, num_classes=4, num_features=16, seed=0)
+    >>> data.train_mask.sum().item(), data.x.shape
+    (10, torch.Size([100, 16]))
+"""
+
+from __future__ import annotations
+
+from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
+from .fake_ogb import make_fake_ogb
+from .loaders import load
+from .splits import parse_split, random_split
+from .storage import DatasetNotFoundError, cache_dir, resolve_root
+from .synthetic import synthetic
+from .transforms import RowNormalize
+
+__all__ = [
+    "load",
+    "DatasetNotFoundError",
+    "resolve_root",
+    "cache_dir",
+    "catalog",
+    "list_datasets",
+    "canonical_name",
+    "dataset_entry",
+    "dataset_status",
+    "random_split",
+    "parse_split",
+    "synthetic",
+    "RowNormalize",
+    "make_fake_ogb",
+]

@@ -1,0 +1,75 @@
+"""Shared pytest fixtures.
+
+* every test runs with ``GCL_CACHE`` pointing at a session temporary folder, so nothing is
+  written to ``~/.cache`` or to a data root;
+* ``data_root`` is the offline dataset mirror (``$GCL_DATA``, else ``../shared/datasets`` beside
+  the repository), or the test is skipped with the reason;
+* ``no_network`` makes any socket connection fail loudly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _gcl_cache(tmp_path_factory):
+    """Point ``GCL_CACHE`` at a session temporary folder for the whole run."""
+    path = tmp_path_factory.mktemp("gcl-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("GCL_CACHE", str(path))
+    yield path
+    patch.undo()
+
+
+def _mirror_root() -> tuple[Path | None, str]:
+    env = os.environ.get("GCL_DATA")
+    if env:
+        path = Path(env).expanduser()
+        return (path, "") if path.is_dir() else (None, f"GCL_DATA={env} is not a folder")
+    path = REPO.parent / "shared" / "datasets"
+    if path.is_dir():
+        return path, ""
+    return None, f"no data root: set GCL_DATA, or provide {path} (the offline mirror)"
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real-data root; skips the test when there is none."""
+    path, reason = _mirror_root()
+    if path is None:
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def require_dataset(data_root):
+    """``require_dataset("cora")`` skips the test unless the dataset's files are at the root."""
+
+    def check(name: str) -> Path:
+        from gcl.data.catalog import dataset_entry, locate_files
+
+        folder, missing = locate_files(dataset_entry(name), data_root)
+        if folder is None:
+            pytest.skip(f"{name} is not under {data_root} (missing {missing[0]})")
+        return data_root
+
+    return check
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Fail any attempt to open a network connection during the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"test tried to open a network connection: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
