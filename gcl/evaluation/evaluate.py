@@ -1,0 +1,73 @@
+"""One call that runs the standard evaluations on a graph's embeddings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from .clustering import kmeans_clustering
+from .probe import linear_probe
+
+__all__ = ["evaluate_embeddings"]
+
+
+def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering: bool = True,
+                        probe_kwargs: dict | None = None,
+                        cluster_kwargs: dict | None = None) -> dict:
+    """Run the linear probe on the graph's split masks and k-means clustering on its labels.
+
+    Args:
+        z: embeddings ``[N, d]`` of the graph's nodes (e.g. ``pipeline.embed(data)``).
+        data: a graph with ``y`` and, for the probe, ``train_mask``, ``val_mask`` (may be
+            ``None``: no model selection) and ``test_mask``.
+        probe: run :func:`~gcl.evaluation.linear_probe` (default: ``True``).
+        clustering: run :func:`~gcl.evaluation.kmeans_clustering` (default: ``True``).
+        probe_kwargs: keyword arguments for the probe (``epochs``, ``lr``, ``seed``, …).
+        cluster_kwargs: keyword arguments for the clustering (``seeds``, ``n_init``, …).
+
+    Returns:
+        dict: one flat dict of summaries ``{"mean", "std", "values"}``: ``"accuracy"``,
+        ``"micro_f1"``, ``"macro_f1"`` from the probe (test scores at the best validation
+        step) and ``"nmi"``, ``"ari"``, ``"cluster_acc"``, ``"cluster_f1"`` from the clustering.
+
+    Raises:
+        ValueError: when ``data`` lacks the labels or masks an enabled evaluation needs, or
+            for anything the probe or the clustering reject.
+
+    Example:
+        >>> from torch_geometric.data import Data
+        >>> y = torch.arange(60) % 3
+        >>> z = torch.nn.functional.one_hot(y, 3).float() * 5
+        >>> idx = torch.arange(60)
+        >>> data = Data(y=y, train_mask=idx < 20, val_mask=(idx >= 20) & (idx < 40),
+        ...             test_mask=idx >= 40)
+        >>> scores = evaluate_embeddings(z, data, probe_kwargs={"epochs": 100},
+        ...                              cluster_kwargs={"seeds": [0]})
+        >>> sorted(scores)
+        ['accuracy', 'ari', 'cluster_acc', 'cluster_f1', 'macro_f1', 'micro_f1', 'nmi']
+        >>> scores["accuracy"]["mean"], scores["nmi"]["mean"]
+        (1.0, 1.0)
+    """
+    y = getattr(data, "y", None)
+    if y is None and (probe or clustering):
+        raise ValueError("data.y is missing: evaluation needs one label per node")
+    out: dict = {}
+    if probe:
+        missing = [k for k in ("train_mask", "test_mask") if getattr(data, k, None) is None]
+        if missing:
+            raise ValueError(
+                f"data has no {' or '.join(missing)}: the linear probe needs split masks; make "
+                "a split first (e.g. random 10%/10%/80%) or call with probe=False"
+            )
+        res = linear_probe(z, y, data.train_mask, getattr(data, "val_mask", None),
+                           data.test_mask, **(probe_kwargs or {}))
+        for key in ("accuracy", "micro_f1", "macro_f1"):
+            out[key] = res[key]
+    if clustering:
+        res = kmeans_clustering(z, y, **(cluster_kwargs or {}))
+        out["nmi"] = res["nmi"]
+        out["ari"] = res["ari"]
+        out["cluster_acc"] = res["acc"]
+        out["cluster_f1"] = res["f1"]
+    return out
