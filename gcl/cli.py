@@ -1,0 +1,210 @@
+"""The ``gcl`` command.
+
+Subcommands:
+    gcl train     train and evaluate a method on a dataset, write a result record
+    gcl datasets  list the catalog and what is available at the data root
+    gcl methods   list the registered methods
+    gcl demo      GRACE on Cora (or the synthetic graph when Cora is missing), with a short table
+
+Errors in user input (unknown names, missing files, bad values) print one line and exit with
+status 2; set ``GCL_DEBUG=1`` for the full traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser", "format_metrics_table"]
+
+_Formatter = argparse.ArgumentDefaultsHelpFormatter
+
+
+def _add_common_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, metavar="FILE.yaml",
+                   help="YAML file layered over the method's shipped per-dataset configuration")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="training epochs (default: the configuration's value)")
+    p.add_argument("--runs", type=int, default=1, help="independent runs (seeds seed..seed+runs-1)")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help="dataset root (default: $GCL_DATA, else the repository's datasets/)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one configuration key (repeatable), e.g. --set tau=0.5")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: only on a terminal)")
+    p.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``gcl`` command."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="gcl", formatter_class=_Formatter,
+        description="Graph contrastive learning on PyTorch Geometric: train, evaluate, reproduce.",
+    )
+    parser.add_argument("--version", action="version", version=f"gcl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", formatter_class=_Formatter,
+                       help="train and evaluate a method on a dataset",
+                       description="Train a method with its per-dataset configuration, evaluate "
+                                   "it with its paper's protocol, and write a result record.")
+    p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
+    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
+    _add_common_run_args(p)
+    p.add_argument("--out", default=None, metavar="RESULT.json",
+                   help="result record path (default: runs/<method>-<dataset>-<time>.json)")
+    p.add_argument("--save-emb", default=None, metavar="FILE",
+                   help="save the last run's embeddings, labels and split masks (torch file)")
+
+    p = sub.add_parser("datasets", formatter_class=_Formatter,
+                       help="list datasets and whether they are available",
+                       description="Every catalog entry with its status at the data root.")
+    p.add_argument("--data-root", default=None, metavar="DIR",
+                   help="dataset root (default: $GCL_DATA, else the repository's datasets/)")
+
+    sub.add_parser("methods", formatter_class=_Formatter, help="list the registered methods",
+                   description="List the registered methods and their configured datasets.")
+
+    p = sub.add_parser("demo", formatter_class=_Formatter,
+                       help="GRACE on Cora (synthetic graph when Cora is missing)",
+                       description="Train GRACE on Cora with its paper configuration when the "
+                                   "data root has Cora, otherwise on the synthetic graph, and "
+                                   "print a short table.")
+    p.add_argument("--runs", type=int, default=1, help="independent runs")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--data-root", default=None, metavar="DIR", help="dataset root")
+    p.add_argument("--out", default=None, metavar="RESULT.json",
+                   help="result record path (default: runs/grace-<dataset>-<time>.json)")
+    return parser
+
+
+def format_metrics_table(record: dict) -> str:
+    """A small text table of a result record's metrics (mean ± std, in percent)."""
+    rows = [(name, f"{100 * m['mean']:6.2f} ± {100 * m['std']:5.2f}")
+            for name, m in record["metrics"].items()]
+    width = max((len(r[0]) for r in rows), default=6)
+    head = (f"{record['method']} on {record['dataset']} — {len(record['seeds'])} run(s), "
+            f"seeds {record['seeds']}, {record['device']}")
+    lines = [head, "-" * len(head)]
+    lines += [f"{name:<{width}}  {value}" for name, value in rows]
+    t = record["timing"]
+    epoch = t.get("epoch_s_median")
+    lines.append(f"{'train time':<{width}}  {t['train_s']:.1f} s per run"
+                 + (f", median epoch {1000 * epoch:.1f} ms" if epoch else "")
+                 + f", peak memory {t['peak_mem_mb']:.0f} MiB")
+    return "\n".join(lines)
+
+
+def _default_out(method: str, dataset: str) -> Path:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{method}-{dataset}-{stamp}.json"
+
+
+def _overrides(args) -> dict:
+    from .methods import parse_override
+
+    out = dict(parse_override(text) for text in args.overrides)
+    if getattr(args, "epochs", None) is not None:
+        out["epochs"] = args.epochs
+    return out
+
+
+def _cmd_train(args) -> int:
+    from .methods import run
+    from .results import write_json
+
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
+                 runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
+                 progress=args.progress, log=log, save_embeddings=args.save_emb)
+    out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
+    write_json(record, out)
+    print(format_metrics_table(record))
+    print(f"result record: {out}")
+    if args.save_emb:
+        print(f"embeddings: {args.save_emb}")
+    return 0
+
+
+def _cmd_datasets(args) -> int:
+    from .data import dataset_status, resolve_root
+
+    root = resolve_root(args.data_root)
+    rows = dataset_status(root)
+    print(f"data root: {root}")
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        state = "available" if r["available"] else "missing"
+        line = f"  {r['name']:<{width}}  {state}"
+        if not r["available"] and r.get("missing"):
+            missing = r["missing"]
+            shown = ", ".join(str(m) for m in missing[:2])
+            more = f" (+{len(missing) - 2} more)" if len(missing) > 2 else ""
+            line += f"  — missing {shown}{more}"
+        print(line)
+    return 0
+
+
+def _cmd_methods(_args) -> int:
+    from .methods import available_methods, get_method
+
+    for name in available_methods():
+        spec = get_method(name)
+        print(f"{name:<10} {spec.description}")
+        if spec.datasets:
+            print(f"{'':<10} configured for: {', '.join(spec.datasets)}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .data import DatasetNotFoundError, load
+    from .methods import run
+    from .results import write_json
+
+    dataset = "cora"
+    try:
+        load("cora", root=args.data_root)
+    except DatasetNotFoundError as err:
+        print(f"Cora is not available ({str(err).splitlines()[0]}); "
+              "running on the synthetic planted-partition graph instead.", file=sys.stderr)
+        dataset = "synthetic"
+    print(f"gcl demo: GRACE on {dataset}", file=sys.stderr)
+    record = run("grace", dataset, runs=args.runs, device=args.device, data_root=args.data_root,
+                 log=lambda msg: print(msg, file=sys.stderr))
+    out = Path(args.out) if args.out else _default_out("grace", dataset)
+    write_json(record, out)
+    print(format_metrics_table(record))
+    print(f"result record: {out}")
+    return 0
+
+
+_COMMANDS = {"train": _cmd_train, "datasets": _cmd_datasets, "methods": _cmd_methods,
+             "demo": _cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``gcl`` command; returns the exit status."""
+    os.environ.setdefault("OUTDATED_IGNORE", "1")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return _COMMANDS[args.command](args)
+    except (ValueError, FileNotFoundError) as err:
+        if os.environ.get("GCL_DEBUG"):
+            raise
+        print(f"gcl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Result records: the JSON file every CLI run, example and benchmark writes.
+
+Schema (``format: gcl-result/1``)::
+
+    {"format", "method", "dataset", "config", "seeds",
+     "metrics": {name: {"mean", "std", "values"}},
+     "timing": {"train_s", "epoch_s_median", "peak_mem_mb"},
+     "device", "versions", "command", "created", "runs": [...per-run details...]}
+
+Docs tables and benchmark pages are generated from these files, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["RESULT_FORMAT", "device_description", "versions", "write_json", "read_result",
+           "make_record"]
+
+RESULT_FORMAT = "gcl-result/1"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_description(device: torch.device | str) -> str:
+    """A human-readable description of the device a figure was measured on.
+
+    Example:
+        >>> device_description("cpu").startswith("cpu")
+        True
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda: {torch.cuda.get_device_name(index)}"
+    return f"cpu: {_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, torch, torch_geometric, gcl and the optional packages in use.
+
+    Example:
+        >>> "torch" in versions()
+        True
+    """
+    import torch_geometric
+
+    from . import __version__
+
+    out = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "gcl": __version__,
+        "torch": torch.__version__,
+        "torch_geometric": torch_geometric.__version__,
+    }
+    if torch.version.cuda:
+        out["cuda"] = torch.version.cuda
+    for name in ("numpy", "scipy", "sklearn", "ogb", "igraph", "torch_scatter"):
+        module = sys.modules.get(name)
+        if module is not None and hasattr(module, "__version__"):
+            out[name] = str(module.__version__)
+    return out
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON atomically (temporary file, then rename).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = write_json({"a": 1}, pathlib.Path(tempfile.mkdtemp()) / "r.json")
+        >>> p.read_text().strip().startswith("{")
+        True
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
+            fh.write("\n")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _json_default(obj: Any):
+    if isinstance(obj, torch.Tensor):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item"):
+        return obj.item()
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"cannot write {type(obj).__name__} to JSON")
+
+
+def read_result(path: str | os.PathLike) -> dict:
+    """Read a result record, checking its format.
+
+    Raises:
+        ValueError: when the file is not a gcl result record.
+    """
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
+        raise ValueError(f"{path} is not a gcl result record ({RESULT_FORMAT})")
+    return record
+
+
+def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
+                metrics: dict, timing: dict, device: torch.device | str,
+                runs: list[dict] | None = None, command: str | None = None,
+                extra: dict | None = None) -> dict:
+    """Assemble a result record (see the module docstring for the schema)."""
+    record = {
+        "format": RESULT_FORMAT,
+        "method": method,
+        "dataset": dataset,
+        "config": config,
+        "seeds": list(seeds),
+        "metrics": metrics,
+        "timing": timing,
+        "device": device_description(device),
+        "versions": versions(),
+        "command": command if command is not None else " ".join(sys.argv),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "runs": runs or [],
+    }
+    if extra:
+        record.update(extra)
+    return record
