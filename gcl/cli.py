@@ -2,6 +2,7 @@
 
 Subcommands:
     gcl train     train and evaluate a method on a dataset, write a result record
+    gcl reproduce run a method's paper protocol, add its record to results/, regenerate the docs
     gcl datasets  list the catalog and what is available at the data root
     gcl methods   list the registered methods
     gcl demo      GRACE on Cora (or the synthetic graph when Cora is missing), with a short table
@@ -69,6 +70,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, metavar="DIR",
                    help="dataset root (default: $GCL_DATA, else the repository's datasets/)")
 
+    p = sub.add_parser("reproduce", formatter_class=_Formatter,
+                       help="run a method's paper protocol and update docs/reproduction.md",
+                       description="Run the method's full paper protocol with its shipped "
+                                   "configuration, append a result record under the results "
+                                   "folder and regenerate the reproduction page from all records.")
+    p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
+    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
+    p.add_argument("--seeds", type=int, default=3, help="number of training seeds")
+    p.add_argument("--seed", type=int, default=0, help="first seed")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+    p.add_argument("--data-root", default=None, metavar="DIR", help="dataset root")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one configuration key (repeatable); recorded in the row")
+    p.add_argument("--label", default=None,
+                   help="row label in the table (default: the method name in capitals)")
+    p.add_argument("--protocol", default="",
+                   help="protocol tag: rows with different tags go to separate tables")
+    p.add_argument("--results-dir", default="results", help="where result records are kept")
+    p.add_argument("--docs", default="docs/reproduction.md", help="the page to regenerate")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars (default: only on a terminal)")
+
     sub.add_parser("methods", formatter_class=_Formatter, help="list the registered methods",
                    description="List the registered methods and their configured datasets.")
 
@@ -133,6 +156,28 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_reproduce(args) -> int:
+    from .methods import run
+    from .reporting import write_reproduction
+    from .results import write_json
+
+    record = run(args.method, args.dataset, overrides=_overrides(args), runs=args.seeds,
+                 seed=args.seed, device=args.device, data_root=args.data_root,
+                 progress=args.progress, log=lambda msg: print(msg, file=sys.stderr))
+    if args.label:
+        record["label"] = args.label
+    if args.protocol:
+        record["protocol"] = args.protocol
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = (args.label or record["method"]).lower().replace("+", "-").replace(" ", "-")
+    out = Path(args.results_dir) / record["method"] / f"{name}-{args.dataset}-{stamp}.json"
+    write_json(record, out)
+    page = write_reproduction(args.results_dir, args.docs)
+    print(format_metrics_table(record))
+    print(f"result record: {out}\nregenerated: {page}")
+    return 0
+
+
 def _cmd_datasets(args) -> int:
     from .data import dataset_status, resolve_root
 
@@ -185,8 +230,8 @@ def _cmd_demo(args) -> int:
     return 0
 
 
-_COMMANDS = {"train": _cmd_train, "datasets": _cmd_datasets, "methods": _cmd_methods,
-             "demo": _cmd_demo}
+_COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
+             "methods": _cmd_methods, "demo": _cmd_demo}
 
 
 def main(argv: list[str] | None = None) -> int:

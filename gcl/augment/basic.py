@@ -59,6 +59,16 @@ class DropEdge(Augmentation):
         super().__init__(seed)
         self.p = check_drop_probability(p, "p", "DropEdge")
 
+    def edge_drop_prob(self, data: Data):
+        """Per-edge drop probability on ``data`` (``[E]``, all equal to ``p``).
+
+        Every edge-dropping augmentation exposes this, so bound-based regularizers (POT) can
+        model the range of views it produces.
+        """
+        import torch
+
+        return torch.full((data.edge_index.size(1),), self.p, device=data.edge_index.device)
+
     def forward(self, data: Data) -> Data:
         if self.p == 0.0:
             return data

@@ -1,0 +1,66 @@
+"""docs/reproduction.md is generated from result records, and the committed page agrees with them."""
+
+from pathlib import Path
+
+import pytest
+
+from gcl.cli import main
+from gcl.reporting import collect_results, load_paper_numbers, render_reproduction
+from gcl.results import make_record, read_result, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _record(label, dataset, acc, created, seeds=(0, 1)):
+    r = make_record(method="grace", dataset=dataset, config={"tau": 0.4}, seeds=list(seeds),
+                    metrics={"accuracy": {"mean": acc, "std": 0.01, "values": [acc] * len(seeds)}},
+                    timing={"train_s": 12.5, "epoch_s_median": 0.1, "peak_mem_mb": 100.0},
+                    device="cpu", command=f"gcl reproduce --method grace --dataset {dataset}")
+    r["label"] = label
+    r["created"] = created
+    return r
+
+
+def test_render_rows_paper_columns_and_latest_wins(tmp_path):
+    write_json(_record("GRACE", "cora", 0.80, "2026-01-01T00:00:00"), tmp_path / "a.json")
+    write_json(_record("GRACE", "cora", 0.82, "2026-02-01T00:00:00"), tmp_path / "b.json")
+    write_json(_record("GRACE+POT", "cora", 0.83, "2026-01-01T00:00:00"), tmp_path / "c.json")
+    (tmp_path / "noise.json").write_text('{"not": "a record"}')
+    (tmp_path / "paper.yaml").write_text(
+        "- {label: GRACE, dataset: cora, metric: accuracy, value: 81.9, std: 0.4, source: paper T1}\n"
+        "- {label: CSGCL, dataset: amazon-photo, metric: accuracy, value: 93.32, source: paper}\n")
+    records = collect_results(tmp_path)
+    assert [r["_file"] for r in records] == ["b.json", "c.json"]
+    md = render_reproduction(records, load_paper_numbers(tmp_path / "paper.yaml"))
+    assert "| GRACE | 2 | 82.00 ± 1.00 | 81.90 ± 0.40 | 12.5 | cpu" in md
+    assert "| GRACE+POT | 2 | 83.00 ± 1.00 | – |" in md
+    assert "accuracy (paper)" in md and "paper T1" in md
+    assert "| CSGCL | amazon-photo | accuracy | 93.32 | paper |" in md  # paper-only row
+
+
+def test_paper_table_requires_sources(tmp_path):
+    (tmp_path / "paper.yaml").write_text("- {label: X, dataset: cora, metric: accuracy, value: 1}\n")
+    with pytest.raises(ValueError, match="source"):
+        load_paper_numbers(tmp_path / "paper.yaml")
+
+
+def test_reproduce_appends_a_record_and_regenerates(tmp_path):
+    results, docs = tmp_path / "results", tmp_path / "docs" / "reproduction.md"
+    argv = ["reproduce", "--method", "grace", "--dataset", "synthetic", "--seeds", "1",
+            "--device", "cpu", "--results-dir", str(results), "--docs", str(docs),
+            "--set", "epochs=2", "--set", "probe_epochs=20", "--set", "hidden=8",
+            "--set", "proj_hidden=8", "--label", "GRACE-tiny"]
+    assert main(argv) == 0
+    files = list((results / "grace").glob("*.json"))
+    assert len(files) == 1 and read_result(files[0])["label"] == "GRACE-tiny"
+    page = docs.read_text()
+    assert "## synthetic" in page and "| GRACE-tiny | 1 |" in page
+
+
+def test_committed_page_matches_the_result_files():
+    records = collect_results(REPO / "results")
+    paper = load_paper_numbers(REPO / "results" / "paper.yaml")
+    expected = render_reproduction(records, paper)
+    actual = (REPO / "docs" / "reproduction.md").read_text()
+    assert actual == expected, (
+        "docs/reproduction.md is out of date with results/: run `python -m gcl.reporting`")
