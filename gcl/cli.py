@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
     p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
     p.add_argument("--seeds", type=int, default=3, help="number of training seeds")
+    p.add_argument("--config", default=None, metavar="FILE.yaml",
+                   help="YAML file layered over the shipped configuration (recorded in the row)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--data-root", default=None, metavar="DIR", help="dataset root")
@@ -161,9 +163,12 @@ def _cmd_reproduce(args) -> int:
     from .reporting import write_reproduction
     from .results import write_json
 
-    record = run(args.method, args.dataset, overrides=_overrides(args), runs=args.seeds,
+    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
+                 runs=args.seeds,
                  seed=args.seed, device=args.device, data_root=args.data_root,
                  progress=args.progress, log=lambda msg: print(msg, file=sys.stderr))
+    if args.config:
+        record["config_file"] = args.config
     if args.label:
         record["label"] = args.label
     if args.protocol:
