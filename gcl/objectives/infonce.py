@@ -8,8 +8,13 @@ from torch import Tensor
 
 from .._utils import check_positive
 from .base import Objective, Step
+from .blockwise import blockwise_info_nce_normalized
 
-__all__ = ["info_nce", "InfoNCE"]
+__all__ = ["info_nce", "InfoNCE", "DENSE_MAX_NODES"]
+
+#: Above this many nodes, ``info_nce(block_size=None)`` switches to the memory-bounded blockwise
+#: computation (same values and gradients). Set per call with ``block_size``.
+DENSE_MAX_NODES = 1024
 
 
 def _check_pair(h1: Tensor, h2: Tensor, owner: str) -> None:
@@ -72,7 +77,8 @@ def _per_anchor_losses(z1: Tensor, z2: Tensor, tau: float, col_bias: Tensor | No
 
 
 def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | None = None,
-             intra_view: bool = True, symmetric: bool = True, reduction: str = "mean") -> Tensor:
+             intra_view: bool = True, symmetric: bool = True, reduction: str = "mean",
+             block_size: int | None = None) -> Tensor:
     r"""GRACE's InfoNCE between two views, computed with log-sum-exp (no overflow for small τ).
 
     For anchor :math:`i` of view 1, with cosine similarity :math:`\theta` and temperature τ,
@@ -92,6 +98,11 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
         intra_view: include intra-view negatives (default: ``True``, as GRACE).
         symmetric: average both directions (default: ``True``); otherwise view 1 anchors only.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"`` (per-node ``[N]`` values).
+        block_size: ``None`` (default) picks automatically: the dense computation up to
+            :data:`DENSE_MAX_NODES` nodes, above it the exact blockwise one with an automatic
+            block size (O(N·d + B·N) memory, see :mod:`gcl.objectives.blockwise`); ``0`` forces
+            the dense computation; a positive ``B`` forces blockwise with ``B`` anchors per block.
+            ``reduction="none"`` and a differentiable ``col_bias`` always use the dense path.
 
     Returns:
         Tensor: the loss.
@@ -107,7 +118,18 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
     _check_bias(col_bias, h1.size(0), "info_nce")
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int)
+                                   or block_size < 0):
+        raise ValueError(f"block_size must be None, 0 (dense) or a positive integer, got {block_size!r}")
     z1, z2 = F.normalize(h1, dim=1), F.normalize(h2, dim=1)
+    n = h1.size(0)
+    dense = (block_size == 0 or reduction == "none"
+             or (col_bias is not None and col_bias.requires_grad)
+             or (block_size is None and n <= DENSE_MAX_NODES))
+    if not dense:
+        loss = blockwise_info_nce_normalized(z1, z2, tau, col_bias=col_bias, intra_view=intra_view,
+                                             symmetric=symmetric, block_size=block_size)
+        return loss * n if reduction == "sum" else loss
     losses = _per_anchor_losses(z1, z2, tau, col_bias, intra_view, symmetric)
     if reduction == "mean":
         return losses.mean()
@@ -123,6 +145,7 @@ class InfoNCE(Objective):
         tau: temperature τ > 0 (default: 0.5).
         intra_view: include intra-view negatives (default: ``True``).
         symmetric: average over both anchor views (default: ``True``).
+        block_size: dense / blockwise selection, see :func:`info_nce` (default: automatic).
 
     Example:
         >>> loss_fn = InfoNCE(tau=0.4)
@@ -131,8 +154,10 @@ class InfoNCE(Objective):
         torch.Size([])
     """
 
-    def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True) -> None:
+    def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True,
+                 block_size: int | None = None) -> None:
         super().__init__()
+        self.block_size = block_size
         self.tau = float(check_positive(tau, "tau", "InfoNCE"))
         self.intra_view = bool(intra_view)
         self.symmetric = bool(symmetric)
@@ -143,7 +168,8 @@ class InfoNCE(Objective):
 
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
         return info_nce(h1, h2, self.tau, col_bias=self.column_bias(step, h1.size(0)),
-                        intra_view=self.intra_view, symmetric=self.symmetric)
+                        intra_view=self.intra_view, symmetric=self.symmetric,
+                        block_size=self.block_size)
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, intra_view={self.intra_view}, symmetric={self.symmetric}"

@@ -1,0 +1,100 @@
+"""The blockwise InfoNCE equals the dense one (values and gradients), with and without bias."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gcl.objectives import InfoNCE, info_nce
+from gcl.objectives.blockwise import auto_block_size, blockwise_info_nce_normalized
+from gcl.objectives.infonce import DENSE_MAX_NODES
+
+
+def _inputs(n, d, dtype, seed, bias):
+    g = torch.Generator().manual_seed(seed)
+    h1 = torch.randn(n, d, dtype=dtype, generator=g, requires_grad=True)
+    h2 = torch.randn(n, d, dtype=dtype, generator=g, requires_grad=True)
+    b = torch.randn(n, dtype=dtype, generator=g) if bias else None
+    return h1, h2, b
+
+
+def _rel_close(a, b, rtol, atol=0.0):
+    return (a - b).abs().max() <= max(rtol * float(b.abs().max()), atol)
+
+
+@pytest.mark.parametrize("n,d,block", [(1, 3, 1), (5, 3, 2), (64, 16, 7), (300, 32, 64),
+                                       (513, 24, 128), (1200, 64, 256)])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("dtype,rtol", [(torch.float64, 1e-10), (torch.float32, 1e-5)])
+def test_blockwise_equals_dense(n, d, block, bias, dtype, rtol):
+    h1, h2, b = _inputs(n, d, dtype, seed=n + d, bias=bias)
+    # With one node the loss and its gradients are exactly zero in theory: compare in ulps there.
+    atol = 4 * torch.finfo(dtype).eps if n == 1 else 0.0
+    for intra, sym in [(True, True), (False, True), (True, False), (False, False)]:
+        dense = info_nce(h1, h2, 0.4, col_bias=b, intra_view=intra, symmetric=sym, block_size=0)
+        blk = info_nce(h1, h2, 0.4, col_bias=b, intra_view=intra, symmetric=sym, block_size=block)
+        assert _rel_close(blk, dense, rtol, atol), (intra, sym, blk.item(), dense.item())
+        gd = torch.autograd.grad(dense, (h1, h2))
+        gb = torch.autograd.grad(blk, (h1, h2))
+        for x, y in zip(gb, gd):
+            assert _rel_close(x, y, rtol, atol), (intra, sym)
+
+
+def test_scaled_upstream_gradient_and_sum_reduction():
+    h1, h2, _ = _inputs(40, 8, torch.float64, seed=1, bias=False)
+    dense = 3.0 * info_nce(h1, h2, 0.5, block_size=0, reduction="sum")
+    blk = 3.0 * info_nce(h1, h2, 0.5, block_size=9, reduction="sum")
+    assert torch.allclose(blk, dense)
+    for x, y in zip(torch.autograd.grad(blk, (h1, h2)), torch.autograd.grad(dense, (h1, h2))):
+        assert torch.allclose(x, y)
+
+
+def test_small_temperature_is_stable_blockwise():
+    h1, h2, b = _inputs(200, 16, torch.float32, seed=2, bias=True)
+    loss = info_nce(h1, h2, 1e-3, col_bias=b * 100, block_size=32)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(h1.grad).all() and torch.isfinite(h2.grad).all()
+    ref = info_nce(h1.double(), h2.double(), 1e-3, col_bias=(b * 100).double(), block_size=0)
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-4)
+
+
+def test_automatic_selection_and_module_option(monkeypatch):
+    calls = []
+    import gcl.objectives.infonce as mod
+
+    real = mod.blockwise_info_nce_normalized
+    monkeypatch.setattr(mod, "blockwise_info_nce_normalized",
+                        lambda *a, **k: calls.append(k["block_size"]) or real(*a, **k))
+    small = torch.randn(DENSE_MAX_NODES, 4)
+    info_nce(small, small, 0.5)
+    assert calls == []  # dense up to the threshold
+    big = torch.randn(DENSE_MAX_NODES + 1, 4)
+    info_nce(big, big, 0.5)
+    assert calls == [None]  # blockwise with the automatic block size above it
+    InfoNCE(tau=0.5, block_size=16)(small, small)
+    assert calls[-1] == 16
+    info_nce(big, big, 0.5, reduction="none")  # per-node values need the dense path
+    assert len(calls) == 2
+
+
+def test_differentiable_bias_falls_back_to_dense_and_explicit_call_refuses():
+    h1, h2, _ = _inputs(30, 4, torch.float64, seed=3, bias=False)
+    b = torch.zeros(30, dtype=torch.float64, requires_grad=True)
+    loss = info_nce(h1, h2, 0.5, col_bias=b, block_size=8)  # dense fallback: bias gets a gradient
+    (gb,) = torch.autograd.grad(loss, (b,))
+    assert gb.abs().max() > 1e-6  # the bias is trained through the dense path
+    assert abs(float(gb.sum())) < 1e-10  # shifting every column by one constant changes nothing
+    with pytest.raises(ValueError, match="detach"):
+        blockwise_info_nce_normalized(F.normalize(h1), F.normalize(h2), 0.5, col_bias=b)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "auto"])
+def test_block_size_errors(bad):
+    with pytest.raises(ValueError, match="block_size"):
+        info_nce(torch.randn(3, 2), torch.randn(3, 2), block_size=bad)
+
+
+def test_auto_block_size():
+    assert auto_block_size(100) == 100
+    assert auto_block_size(13_752) == 256
+    assert auto_block_size(10**7) >= 1
+    assert auto_block_size(169_343, device="cuda") % 64 == 0
