@@ -5,6 +5,7 @@ Subcommands:
     gcl reproduce run a method's paper protocol, add its record to results/, regenerate the docs
     gcl datasets  list the catalog and what is available at the data root
     gcl methods   list the registered methods
+    gcl plot      training curves and a t-SNE of the embeddings from a result record
     gcl demo      GRACE on Cora (or the synthetic graph when Cora is missing), with a short table
 
 Errors in user input (unknown names, missing files, bad values) print one line and exit with
@@ -63,6 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result record path (default: runs/<method>-<dataset>-<time>.json)")
     p.add_argument("--save-emb", default=None, metavar="FILE",
                    help="save the last run's embeddings, labels and split masks (torch file)")
+    p.add_argument("--plot", default=None, metavar="DIR",
+                   help="save PNGs of the training loss and a t-SNE of the last run's embeddings "
+                        "in DIR (embeddings go to DIR too unless --save-emb is given)")
+    p.add_argument("--eval-every", type=int, default=0, metavar="K",
+                   help="linear-probe the embeddings every K epochs (0: off); the scores are "
+                        "kept in the record and plotted")
+
+    p = sub.add_parser("plot", formatter_class=_Formatter,
+                       help="plot a result record (training curves, t-SNE of embeddings)",
+                       description="Write PNGs from a result record: the training loss of every "
+                                   "run (with periodic evaluation scores when recorded) and a 2-D "
+                                   "t-SNE of the saved embeddings coloured by label.")
+    p.add_argument("result", metavar="RESULT.json", help="a result record written by gcl train")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="folder for the PNGs (default: the record's folder)")
+    p.add_argument("--emb", default=None, metavar="FILE",
+                   help="embeddings file from --save-emb (default: the one named in the record)")
+    p.add_argument("--seed", type=int, default=0, help="t-SNE random state")
+    p.add_argument("--tsne-points", type=int, default=5000, metavar="N",
+                   help="t-SNE of a seeded subsample of at most N nodes")
 
     p = sub.add_parser("datasets", formatter_class=_Formatter,
                        help="list datasets and whether they are available",
@@ -138,6 +159,8 @@ def _overrides(args) -> dict:
     out = dict(parse_override(text) for text in args.overrides)
     if getattr(args, "epochs", None) is not None:
         out["epochs"] = args.epochs
+    if getattr(args, "eval_every", 0):
+        out["monitor_every"] = args.eval_every
     return out
 
 
@@ -146,15 +169,34 @@ def _cmd_train(args) -> int:
     from .results import write_json
 
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    save_emb = args.save_emb
+    if args.plot and not save_emb:
+        save_emb = Path(args.plot) / f"{args.method}-{args.dataset}-embeddings.pt"
     record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
                  runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=log, save_embeddings=args.save_emb)
+                 progress=args.progress, log=log, save_embeddings=save_emb)
     out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
+    if "embeddings" in record:
+        record["embeddings"] = str(Path(record["embeddings"]).resolve())
     write_json(record, out)
     print(format_metrics_table(record))
     print(f"result record: {out}")
-    if args.save_emb:
-        print(f"embeddings: {args.save_emb}")
+    if save_emb:
+        print(f"embeddings: {save_emb}")
+    if args.plot:
+        from .plotting import plot_record
+
+        for path in plot_record(record, args.plot):
+            print(f"figure: {path}")
+    return 0
+
+
+def _cmd_plot(args) -> int:
+    from .plotting import plot_record
+
+    for path in plot_record(args.result, args.out, embeddings=args.emb, seed=args.seed,
+                            max_points=args.tsne_points):
+        print(f"figure: {path}")
     return 0
 
 
@@ -236,7 +278,7 @@ def _cmd_demo(args) -> int:
 
 
 _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
-             "methods": _cmd_methods, "demo": _cmd_demo}
+             "methods": _cmd_methods, "demo": _cmd_demo, "plot": _cmd_plot}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,6 +132,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
+# Keys every method accepts: they steer the runner, not the recipe (see ``default_fit``).
+RUNNER_KEYS = frozenset({"monitor_every", "monitor_probe_epochs"})
+
+
 def load_config(method: str, dataset: str, path: str | Path | None = None,
                 overrides: dict | None = None) -> dict:
     """The configuration of ``method`` on ``dataset``.
@@ -149,7 +153,7 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
     config = copy.deepcopy(shipped.get("defaults", {}))
-    known = set(config)
+    known = set(config) | RUNNER_KEYS
     for section in shipped.get("datasets", {}).values():
         known.update(section or {})
     config.update(copy.deepcopy(shipped.get("datasets", {}).get(dataset, {}) or {}))

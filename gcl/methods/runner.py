@@ -17,8 +17,51 @@ __all__ = ["run", "default_evaluate", "default_fit", "load_method_data"]
 
 
 def default_fit(pipeline, data, config: dict):
-    """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs."""
-    return pipeline.fit(data, epochs=int(config["epochs"]))
+    """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs.
+
+    With ``config["monitor_every"] = K > 0`` (``gcl train --eval-every K``) the embeddings are
+    scored every ``K`` epochs and after the last one by a linear probe (validation and test
+    accuracy, ``monitor_probe_epochs`` steps, default 300); the scores land in
+    ``history.evals`` and in the result record's ``runs[i]["evals"]``.
+
+    Args:
+        pipeline: the method's :class:`~gcl.Pipeline`.
+        data: the graph.
+        config: the run configuration (``epochs``, optional ``monitor_every``).
+
+    Returns:
+        History: the pipeline's training history.
+
+    Example:
+        >>> from gcl.methods.grace import grace
+        >>> from gcl.data import synthetic
+        >>> data = synthetic(num_nodes=60, num_features=8, num_classes=3, seed=0)
+        >>> pipe = grace(8, hidden=8, proj_hidden=8, device="cpu", progress=False)
+        >>> h = default_fit(pipe, data, {"epochs": 4, "monitor_every": 2,
+        ...                              "monitor_probe_epochs": 20})
+        >>> [e["epoch"] for e in h.evals]
+        [2, 4]
+    """
+    callbacks = []
+    every = int(config.get("monitor_every") or 0)
+    if every > 0:
+        callbacks.append(_monitor(every, int(config.get("monitor_probe_epochs", 300)),
+                                  float(config.get("probe_lr", 0.01))))
+    return pipeline.fit(data, epochs=int(config["epochs"]), callbacks=callbacks)
+
+
+def _monitor(every: int, probe_epochs: int, probe_lr: float):
+    from ..callbacks import PeriodicEval
+    from ..evaluation import linear_probe
+
+    def score(pipeline, data):
+        masks = [getattr(data, k, None) for k in ("train_mask", "val_mask", "test_mask")]
+        if any(m is None for m in masks) or getattr(data, "y", None) is None:
+            raise ValueError("monitor_every needs labels and train/val/test masks on the data")
+        r = linear_probe(pipeline.embed(data), data.y, *masks, epochs=probe_epochs, lr=probe_lr)
+        return {"val_accuracy": r["val_accuracy"]["mean"], "test_accuracy": r["accuracy"]["mean"]}
+
+    return PeriodicEval(score, every=every)
 
 
 def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
@@ -137,7 +180,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     record = make_record(method=spec.name, dataset=dataset, config=config, seeds=seeds,
                          metrics=metrics, timing=timing, device=dev, runs=per_run)
     if save_embeddings is not None and last_z is not None:
-        save_embedding_file(save_embeddings, last_z, data, seeds[-1])
+        record["embeddings"] = str(save_embedding_file(save_embeddings, last_z, data, seeds[-1]))
     return record
 
 
