@@ -2,10 +2,12 @@
 #   make demo   create .venv if missing, install torch 2.13.0 (CPU) and gcl, run GRACE on Cora
 #               (or on the synthetic graph when no data root holds Cora)
 #   make test   the same setup, then the whole pytest suite
+#   make docs   the same setup plus mkdocs, then build the documentation site into site/
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.gcl-installed
+DOCS_STAMP := $(VENV)/.gcl-docs-installed
 TORCH_VERSION ?= 2.13.0
 
 # Use the offline mirror beside the checkout when GCL_DATA is not set.
@@ -32,6 +34,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The documentation site, built offline into site/ (built-in theme, no plugins); any warning fails.
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) -m mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gcl tests examples benchmarks

@@ -22,7 +22,18 @@ from pathlib import Path
 
 __all__ = ["main", "build_parser", "format_metrics_table"]
 
-_Formatter = argparse.ArgumentDefaultsHelpFormatter
+_ROOT_HELP = "dataset root (default: $GCL_DATA, else the repository's datasets/)"
+
+
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Append ``(default: ...)`` to every option's help, unless the help already names its
+    default or the option is required."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.required:
+            return text
+        return super()._get_help_string(action)
 
 
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
@@ -33,8 +44,7 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--runs", type=int, default=1, help="independent runs (seeds seed..seed+runs-1)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="dataset root (default: $GCL_DATA, else the repository's datasets/)")
+    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration key (repeatable), e.g. --set tau=0.5")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -88,8 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("datasets", formatter_class=_Formatter,
                        help="list datasets and whether they are available",
                        description="Every catalog entry with its status at the data root.")
-    p.add_argument("--data-root", default=None, metavar="DIR",
-                   help="dataset root (default: $GCL_DATA, else the repository's datasets/)")
+    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
 
     p = sub.add_parser("reproduce", formatter_class=_Formatter,
                        help="run a method's paper protocol and update docs/reproduction.md",
@@ -103,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="YAML file layered over the shipped configuration (recorded in the row)")
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--data-root", default=None, metavar="DIR", help="dataset root")
+    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration key (repeatable); recorded in the row")
     p.add_argument("--label", default=None,
@@ -125,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print a short table.")
     p.add_argument("--runs", type=int, default=1, help="independent runs")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--data-root", default=None, metavar="DIR", help="dataset root")
+    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
     p.add_argument("--out", default=None, metavar="RESULT.json",
                    help="result record path (default: runs/grace-<dataset>-<time>.json)")
     return parser

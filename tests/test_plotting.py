@@ -14,6 +14,20 @@ FAST = ["--set", "probe_epochs=20", "--set", "hidden=8", "--set", "proj_hidden=8
         "--set", "clustering=false"]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny inputs: one native thread is faster than a pool on a shared, busy CPU."""
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def assert_real_png(path):
     import matplotlib.image as mpimg
 
