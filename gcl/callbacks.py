@@ -41,6 +41,9 @@ class Callback:
 class LambdaCallback(Callback):
     """A callback from a function ``fn(pipeline, epoch, logs) -> bool | None`` called every epoch.
 
+    Args:
+        fn: called after every epoch; returning ``True`` stops training.
+
     Example:
         >>> cb = LambdaCallback(lambda p, epoch, logs: epoch >= 3)  # stop after epoch 3
     """

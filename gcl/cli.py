@@ -53,7 +53,15 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``gcl`` command."""
+    """The argument parser of the ``gcl`` command.
+
+    Returns:
+        argparse.ArgumentParser: the parser with one subparser per subcommand.
+
+    Example:
+        >>> build_parser().parse_args(["train", "--method", "grace", "--dataset", "cora"]).runs
+        1
+    """
     from . import __version__
 
     parser = argparse.ArgumentParser(
@@ -141,7 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def format_metrics_table(record: dict) -> str:
-    """A small text table of a result record's metrics (mean ± std, in percent)."""
+    """A small text table of a result record's metrics (mean ± std, in percent).
+
+    Args:
+        record: a result record.
+
+    Returns:
+        str: the table, one metric per line, with the run count, device and timing.
+
+    Example:
+        >>> rec = {"method": "grace", "dataset": "cora", "seeds": [0], "device": "cpu",
+        ...        "metrics": {"accuracy": {"mean": 0.8, "std": 0.0, "values": [0.8]}},
+        ...        "timing": {"train_s": 1.0, "epoch_s_median": None, "peak_mem_mb": 100.0}}
+        >>> print(format_metrics_table(rec).splitlines()[2])
+        accuracy   80.00 ±  0.00
+    """
     rows = [(name, f"{100 * m['mean']:6.2f} ± {100 * m['std']:5.2f}")
             for name, m in record["metrics"].items()]
     width = max((len(r[0]) for r in rows), default=6)
@@ -291,7 +313,19 @@ _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``gcl`` command; returns the exit status."""
+    """Entry point of the ``gcl`` command.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        int: the exit status (0 on success, 2 for an error in the user's input).
+
+    Example:
+        >>> main(["methods"])  # doctest: +ELLIPSIS
+        grace ...
+        0
+    """
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -30,6 +30,16 @@ class NonFiniteLossError(RuntimeError):
 
     The pipeline keeps the last good parameters (the step that produced the non-finite value is
     not applied). ``epoch`` is the failing epoch and ``last_finite_loss`` the previous loss.
+
+    Args:
+        epoch: the epoch whose loss or gradient was not finite.
+        last_finite_loss: the loss of the last good epoch (``None`` at the first epoch).
+        what: ``"loss"`` or ``"gradient"`` (default: ``"loss"``).
+
+    Example:
+        >>> err = NonFiniteLossError(7, 1.25)
+        >>> err.epoch, err.last_finite_loss
+        (7, 1.25)
     """
 
     def __init__(self, epoch: int, last_finite_loss: float | None, what: str = "loss") -> None:
@@ -45,6 +55,12 @@ class NonFiniteLossError(RuntimeError):
 
 def peak_memory_mb(device: torch.device) -> float:
     """Peak memory in MiB: CUDA's peak allocation on a GPU, the process's peak RSS on the CPU.
+
+    Args:
+        device: the training device.
+
+    Returns:
+        float: the peak in MiB (NaN where the platform cannot tell).
 
     Example:
         >>> peak_memory_mb(torch.device("cpu")) > 0
@@ -69,6 +85,11 @@ class History:
         epochs: one dict per epoch with ``epoch``, ``loss``, ``time_s`` and any logged loss parts.
         evals: one dict per periodic evaluation (``epoch`` plus the scores).
         meta: run-level facts (``train_s``, ``epoch_s_median``, ``peak_mem_mb``, ``device``, ...).
+
+    Example:
+        >>> h = History(epochs=[{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}])
+        >>> h.losses
+        [2.0, 1.5]
     """
 
     epochs: list[dict] = field(default_factory=list)

@@ -37,7 +37,18 @@ method's paper or reference reports for the same dataset and metric, where known
 
 
 def record_label(record: dict) -> str:
-    """The row label of a record: its ``label`` field, else the method name in capitals."""
+    """The row label of a record: its ``label`` field, else the method name in capitals.
+
+    Args:
+        record: a result record.
+
+    Returns:
+        str: the label of the record's row in the reproduction tables.
+
+    Example:
+        >>> record_label({"method": "grace"}), record_label({"method": "grace", "label": "G+"})
+        ('GRACE', 'G+')
+    """
     return str(record.get("label") or record["method"].upper())
 
 
@@ -45,8 +56,16 @@ def collect_results(results_dir: str | Path = "results") -> list[dict]:
     """Read every result record under ``results_dir`` (recursively), newest per
     (label, dataset, protocol). Files that are not result records are skipped.
 
+    Args:
+        results_dir: the folder of result records (default: ``results``).
+
     Returns:
         list[dict]: records, each with its path relative to ``results_dir`` under ``_file``.
+
+    Example:
+        >>> import tempfile
+        >>> collect_results(tempfile.mkdtemp())
+        []
     """
     results_dir = Path(results_dir)
     latest: dict[tuple, dict] = {}
@@ -66,7 +85,21 @@ def collect_results(results_dir: str | Path = "results") -> list[dict]:
 
 def load_paper_numbers(path: str | Path = "results/paper.yaml") -> list[dict]:
     """Read the paper-number table: a YAML list of ``{label, dataset, metric, value[, std],
-    source}`` entries (values in percent)."""
+    source}`` entries (values in percent).
+
+    Args:
+        path: the YAML file (default: ``results/paper.yaml``); a missing file gives no entries.
+
+    Returns:
+        list[dict]: the entries.
+
+    Raises:
+        ValueError: when the file is not a list or an entry lacks a required key.
+
+    Example:
+        >>> load_paper_numbers("no/such/file.yaml")
+        []
+    """
     path = Path(path)
     if not path.exists():
         return []
@@ -93,7 +126,19 @@ def _metric_key(name: str) -> tuple:
 
 
 def render_reproduction(records: list[dict], paper: list[dict]) -> str:
-    """Markdown tables, one per dataset (and protocol), from records and paper numbers."""
+    """Markdown tables, one per dataset (and protocol), from records and paper numbers.
+
+    Args:
+        records: result records (from :func:`collect_results`).
+        paper: paper-number entries (from :func:`load_paper_numbers`).
+
+    Returns:
+        str: the whole Markdown page.
+
+    Example:
+        >>> render_reproduction([], []).splitlines()[0]
+        '# Reproduction'
+    """
     paper_index = {(p["label"].upper(), p["dataset"], p["metric"]): p for p in paper}
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
@@ -162,7 +207,21 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
 
 def write_reproduction(results_dir: str | Path = "results",
                        out: str | Path = "docs/reproduction.md") -> Path:
-    """Regenerate the reproduction page from ``results_dir``; returns the written path."""
+    """Regenerate the reproduction page from ``results_dir``.
+
+    Args:
+        results_dir: the folder of result records and ``paper.yaml`` (default: ``results``).
+        out: the page to write (default: ``docs/reproduction.md``).
+
+    Returns:
+        Path: the written page.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> write_reproduction(tmp, tmp / "reproduction.md").read_text().startswith("# Repro")
+        True
+    """
     results_dir = Path(results_dir)
     text = render_reproduction(collect_results(results_dir),
                                load_paper_numbers(results_dir / "paper.yaml"))

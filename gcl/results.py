@@ -43,6 +43,13 @@ def _cpu_name() -> str:
 def device_description(device: torch.device | str) -> str:
     """A human-readable description of the device a figure was measured on.
 
+    Args:
+        device: a torch device or its name.
+
+    Returns:
+        str: ``"cpu: <model> (<cores> cores, <threads> torch threads)"`` or
+        ``"cuda: <GPU name>"``.
+
     Example:
         >>> device_description("cpu").startswith("cpu")
         True
@@ -56,6 +63,9 @@ def device_description(device: torch.device | str) -> str:
 
 def versions() -> dict[str, str]:
     """Versions of Python, torch, torch_geometric, gcl and the optional packages in use.
+
+    Returns:
+        dict[str, str]: package name -> version (the optional ones only when imported).
 
     Example:
         >>> "torch" in versions()
@@ -83,6 +93,13 @@ def versions() -> dict[str, str]:
 
 def write_json(obj: Any, path: str | os.PathLike) -> Path:
     """Write ``obj`` as indented JSON atomically (temporary file, then rename).
+
+    Args:
+        obj: a JSON-serialisable object (tensors and paths are converted).
+        path: the file to write (folders are created).
+
+    Returns:
+        Path: the written file.
 
     Example:
         >>> import tempfile, pathlib
@@ -119,8 +136,21 @@ def _json_default(obj: Any):
 def read_result(path: str | os.PathLike) -> dict:
     """Read a result record, checking its format.
 
+    Args:
+        path: a JSON file written by ``gcl train`` or ``gcl reproduce``.
+
+    Returns:
+        dict: the record.
+
     Raises:
         ValueError: when the file is not a gcl result record.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "r.json"
+        >>> _ = write_json({"format": RESULT_FORMAT, "method": "grace"}, p)
+        >>> read_result(p)["method"]
+        'grace'
     """
     path = Path(path)
     try:
@@ -136,7 +166,29 @@ def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
                 metrics: dict, timing: dict, device: torch.device | str,
                 runs: list[dict] | None = None, command: str | None = None,
                 extra: dict | None = None) -> dict:
-    """Assemble a result record (see the module docstring for the schema)."""
+    """Assemble a result record (see the module docstring for the schema).
+
+    Args:
+        method: the method name.
+        dataset: the dataset name.
+        config: the full run configuration.
+        seeds: the seed of every run.
+        metrics: metric name -> ``{"mean", "std", "values"}`` over runs.
+        timing: ``{"train_s", "epoch_s_median", "peak_mem_mb"}``.
+        device: the device the runs used (described with :func:`device_description`).
+        runs: per-run details (seed, scores, loss history, ...) (default: none).
+        command: the command line (default: ``sys.argv`` joined).
+        extra: more top-level fields (default: none).
+
+    Returns:
+        dict: the record, with ``format``, ``versions`` and ``created`` filled in.
+
+    Example:
+        >>> r = make_record(method="grace", dataset="cora", config={}, seeds=[0], metrics={},
+        ...                 timing={}, device="cpu", command="gcl train")
+        >>> r["format"], r["device"].startswith("cpu")
+        ('gcl-result/1', True)
+    """
     record = {
         "format": RESULT_FORMAT,
         "method": method,

@@ -33,6 +33,12 @@ def edge_attribute_keys(data: Data) -> list[str]:
     """Names of the per-edge attributes of ``data`` besides ``edge_index`` (``edge_weight``,
     ``edge_attr``, ...): the tensors that must be filtered together with the edges.
 
+    Args:
+        data: a PyG ``Data``.
+
+    Returns:
+        list[str]: the keys whose tensors have one row per edge.
+
     Example:
         >>> d = Data(edge_index=torch.tensor([[0], [1]]), edge_weight=torch.ones(1), num_nodes=2)
         >>> edge_attribute_keys(d)
@@ -194,6 +200,9 @@ class Augmentation(BaseTransform):
 
 class Identity(Augmentation):
     """The augmentation that changes nothing (a "clean" view).
+
+    Args:
+        seed: accepted for a uniform interface; unused (default: ``None``).
 
     Example:
         >>> d = Data(x=torch.ones(2, 2), edge_index=torch.tensor([[0], [1]]))

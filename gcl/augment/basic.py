@@ -19,6 +19,13 @@ def apply_edge_mask(data: Data, keep) -> Data:
     """Keep the edges selected by the boolean mask ``keep`` in ``data`` (a shallow copy), filtering
     every per-edge attribute with them and pinning ``num_nodes`` so isolated nodes survive.
 
+    Args:
+        data: the graph to filter (modified: pass a copy, as augmentations receive).
+        keep: boolean ``[E]`` mask of the edges to keep.
+
+    Returns:
+        Data: ``data`` with the kept edges.
+
     Example:
         >>> import torch
         >>> d = Data(edge_index=torch.tensor([[0, 1], [1, 2]]), edge_weight=torch.tensor([1., 2.]),

@@ -25,6 +25,15 @@ def make_activation(name: str) -> nn.Module:
     """Build an activation module by name: ``relu``, ``prelu`` (one shared slope, initialised at
     0.25), ``rrelu`` (deterministic, evaluation-mode slope) or ``elu``.
 
+    Args:
+        name: one of :data:`ACTIVATIONS`.
+
+    Returns:
+        nn.Module: the activation.
+
+    Raises:
+        ValueError: for an unknown name.
+
     Example:
         >>> make_activation("prelu")
         PReLU(num_parameters=1)

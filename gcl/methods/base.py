@@ -35,6 +35,12 @@ class Method:
         fit: ``fit(pipeline, data, config) -> History`` (default: ``pipeline.fit`` for
             ``config["epochs"]`` epochs).
         datasets: dataset names the method is configured for (informative).
+
+    Example:
+        >>> from gcl.methods import get_method
+        >>> spec = get_method("grace")
+        >>> spec.name, spec.config_file.name
+        ('grace', 'grace.yaml')
     """
 
     name: str
@@ -49,6 +55,12 @@ class Method:
 def register(method: Method) -> Method:
     """Add a method to the registry (replacing one of the same name).
 
+    Args:
+        method: the :class:`Method` to register under ``method.name``.
+
+    Returns:
+        Method: ``method`` itself, so ``register`` can wrap a definition.
+
     Example:
         >>> from gcl.methods import get_method
         >>> get_method("grace").name
@@ -59,15 +71,33 @@ def register(method: Method) -> Method:
 
 
 def available_methods() -> list[str]:
-    """Names of the registered methods, sorted."""
+    """Names of the registered methods, sorted.
+
+    Returns:
+        list[str]: the names ``gcl train --method`` accepts.
+
+    Example:
+        >>> "grace" in available_methods()
+        True
+    """
     return sorted(_REGISTRY)
 
 
 def get_method(name: str) -> Method:
     """Look a method up by name (case-insensitive).
 
+    Args:
+        name: a registered method name.
+
+    Returns:
+        Method: the registered method.
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
+
+    Example:
+        >>> get_method("GRACE").name
+        'grace'
     """
     key = str(name).lower()
     if key not in _REGISTRY:
@@ -81,6 +111,13 @@ def get_method(name: str) -> Method:
 
 def recipe_kwargs(recipe: Callable, config: dict) -> dict:
     """The entries of ``config`` that are keyword arguments of ``recipe``.
+
+    Args:
+        recipe: a recipe function ``recipe(in_channels, **kwargs) -> Pipeline``.
+        config: a run configuration (recipe keys, training and evaluation keys).
+
+    Returns:
+        dict: the keys of ``config`` that ``recipe`` accepts (``in_channels`` excluded).
 
     Example:
         >>> def recipe(in_channels, *, tau=0.5): ...
@@ -113,6 +150,15 @@ def _read_yaml(path: Path) -> dict:
 def parse_override(text: str) -> tuple[str, Any]:
     """Parse ``key=value`` (the value read as YAML: numbers, lists, booleans, strings).
 
+    Args:
+        text: one ``--set`` argument, e.g. ``"tau=0.5"``.
+
+    Returns:
+        tuple: ``(key, value)``.
+
+    Raises:
+        ValueError: when there is no ``=``, the key is empty or the value is not valid YAML.
+
     Example:
         >>> parse_override("drop_edge=[0.3, 0.2]")
         ('drop_edge', [0.3, 0.2])
@@ -143,7 +189,17 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     Layers, later ones winning: the method's ``defaults``, its section for ``dataset``, the
     user's YAML file ``path`` (either a flat mapping, or ``defaults``/``datasets`` sections like
     the shipped files), then ``overrides``. Unknown keys in user input raise a ``ValueError``,
-    so typos never pass silently.
+    so typos never pass silently. Keys of every method's runner (``RUNNER_KEYS``:
+    ``monitor_every``, ``monitor_probe_epochs``) are always accepted.
+
+    Args:
+        method: a registered method name.
+        dataset: the dataset whose section applies (none for an unconfigured dataset).
+        path: a user YAML file layered over the shipped configuration (default: ``None``).
+        overrides: ``{key: value}`` layered last (default: ``None``).
+
+    Returns:
+        dict: the merged configuration.
 
     Example:
         >>> cfg = load_config("grace", "cora", overrides={"epochs": 10})

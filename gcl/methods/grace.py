@@ -68,7 +68,23 @@ def grace(in_channels: int, *, hidden: int = 128, proj_hidden: int = 128,
 
 def build_grace(config: dict, data) -> Pipeline:
     """Build GRACE from a configuration dictionary (see ``configs/grace.yaml``); keys that are
-    not recipe arguments (epochs, evaluation settings) are ignored here."""
+    not recipe arguments (epochs, evaluation settings) are ignored here.
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config`.
+        data: the graph (its feature dimension sizes the encoder).
+
+    Returns:
+        Pipeline: GRACE, ready to ``fit``.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
+        >>> pipe = build_grace({**load_config("grace", "synthetic"), "device": "cpu"}, data)
+        >>> pipe.objective.tau
+        0.5
+    """
     return grace(data.num_features, **recipe_kwargs(grace, config))
 
 

@@ -25,6 +25,14 @@ class Step:
         encoder: the encoder module (regularizers such as POT read its weights).
         nodes: the node subset this step trains on, or ``None`` for all nodes.
         logs: named scalar parts of the loss, reported in the training history.
+
+    Example:
+        >>> import torch
+        >>> z = torch.zeros(3, 2)
+        >>> step = Step(epoch=1, data=None, views=(None, None), z=(z, z), h=(z, z))
+        >>> step.log("align", torch.tensor(0.5))
+        >>> step.logs
+        {'align': 0.5}
     """
 
     epoch: int

@@ -39,6 +39,14 @@ def auto_block_size(num_nodes: int, budget: int | None = None, device: str = "cp
     """A row-block size that keeps one ``B x N`` block near ``budget`` elements
     (default: :data:`BLOCK_ELEMENTS` for the device type).
 
+    Args:
+        num_nodes: ``N``, the number of columns of a block.
+        budget: elements per block (default: :data:`BLOCK_ELEMENTS` of the device type).
+        device: the device the blocks live on (default: ``"cpu"``).
+
+    Returns:
+        int: the number of rows per block, between 1 and ``num_nodes``.
+
     Example:
         >>> auto_block_size(1000)
         1000
