@@ -322,9 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         int: the exit status (0 on success, 2 for an error in the user's input).
 
     Example:
-        >>> main(["methods"])  # doctest: +ELLIPSIS
-        grace ...
-        0
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stdout(io.StringIO()) as printed:
+        ...     code = main(["methods"])
+        >>> code, "grace" in printed.getvalue()
+        (0, True)
     """
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     parser = build_parser()
