@@ -2,6 +2,7 @@
 #   make demo   create .venv if missing, install torch 2.13.0 (CPU) and gcl, run GRACE on Cora
 #               (or on the synthetic graph when no data root holds Cora)
 #   make test   the same setup, then the whole pytest suite
+#   make bench  the benchmark suite, then docs/benchmarks.md
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -32,6 +33,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Every script in benchmarks/ (CPU unless BENCH_DEVICE=cuda), then docs/benchmarks.md.
+BENCH_DEVICE ?= cpu
+bench: $(STAMP)
+	$(PY) benchmarks/loss_scaling.py --device $(BENCH_DEVICE)
+	$(PY) benchmarks/training_step.py --device $(BENCH_DEVICE)
+	$(PY) benchmarks/peer_grace.py
+	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gcl tests examples benchmarks

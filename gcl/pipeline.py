@@ -198,10 +198,12 @@ class Pipeline(nn.Module):
         return [self.augment1] if self.augment1 is self.augment2 else [self.augment1, self.augment2]
 
     # -- training ---------------------------------------------------------------------------
-    def prepare(self, data):
-        """Validate ``data``, move it to the device and call every part's ``setup`` once."""
+    def prepare(self, data, move: bool = True):
+        """Validate ``data``, move it to the device (unless ``move=False``) and call every part's
+        ``setup`` once."""
         validate_graph(data)
-        data = data.to(self.device)
+        if move:
+            data = data.to(self.device)
         for part in [*self.augmentations(), self.objective, *self.regularizers]:
             setup = getattr(part, "setup", None)
             if callable(setup):
@@ -217,9 +219,14 @@ class Pipeline(nn.Module):
         regularizers. Subclasses override this for other training schemes."""
         v1, v2 = self.augment1(data), self.augment2(data)
         z1, z2 = self.encode(v1), self.encode(v2)
+        nodes = None
+        seeds = getattr(data, "batch_size", None)
+        if isinstance(seeds, int):  # a sampled subgraph: the loss is on its seed nodes
+            z1, z2 = z1[:seeds], z2[:seeds]
+            nodes = data.n_id[:seeds] if getattr(data, "n_id", None) is not None else None
         h1, h2 = self.head(z1), self.head(z2)
         step = Step(epoch=epoch, data=data, views=(v1, v2), z=(z1, z2), h=(h1, h2),
-                    encoder=self.encoder)
+                    encoder=self.encoder, nodes=nodes)
         loss = self.objective(h1, h2, step=step)
         if self.regularizers:
             step.log("objective", loss)
@@ -228,6 +235,20 @@ class Pipeline(nn.Module):
                 step.log(type(reg).__name__.lower(), value)
                 loss = reg.combine(loss, value)
         return loss, step
+
+    def _optimizer_step(self, data, epoch: int, last_finite: float | None) -> tuple[float, Step]:
+        """One optimiser step on ``data`` (the whole graph or one sampled batch)."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss, step = self.compute_loss(data, epoch)
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            raise NonFiniteLossError(epoch, last_finite, "loss")
+        loss.backward()
+        if not self._grads_finite():
+            self.optimizer.zero_grad(set_to_none=True)
+            raise NonFiniteLossError(epoch, last_finite, "gradient")
+        self.optimizer.step()
+        return loss_value, step
 
     def _grads_finite(self) -> bool:
         grads = [p.grad for p in self.parameters() if p.grad is not None]
@@ -243,14 +264,20 @@ class Pipeline(nn.Module):
         return bool(progress)
 
     def fit(self, data, epochs: int = 100, callbacks: Iterable[Callback] = (),
-            progress: bool | None = None) -> History:
+            progress: bool | None = None, loader: Iterable | None = None) -> History:
         """Train for ``epochs`` more epochs on ``data`` and return the history.
 
         Calling ``fit`` again continues training (epochs keep counting up).
 
         Args:
             data: a PyG ``Data`` with ``x`` and ``edge_index``.
-            epochs: number of epochs (full-batch steps) to run.
+            epochs: number of epochs to run: full-batch steps, or passes over ``loader``.
+            loader: mini-batch training: an iterable of sampled subgraphs (e.g.
+                :class:`gcl.data.NeighborSampler` over ``data``), each with ``batch_size`` seed
+                nodes first. Every batch is one optimiser step on the loss of its seed nodes,
+                whose negatives are the other seeds of the batch (a uniform sample of the
+                graph's nodes when the loader shuffles). ``data`` stays where it is; batches
+                move to the device one at a time. The epoch's loss is the mean over batches.
             callbacks: :class:`~gcl.callbacks.Callback` objects (periodic evaluation, early
                 stopping...).
             progress: show a progress bar (default: the pipeline's ``progress`` setting).
@@ -266,7 +293,7 @@ class Pipeline(nn.Module):
         callbacks = list(callbacks)
         if self.seed is not None and self.epoch == 0:
             seed_everything(self.seed)
-        data = self.prepare(data)
+        data = self.prepare(data, move=loader is None)
         if self.optimizer is None:
             self.optimizer = self.build_optimizer()
         if self.device.type == "cuda":
@@ -286,16 +313,18 @@ class Pipeline(nn.Module):
                 epoch = self.epoch + 1
                 t0 = time.perf_counter()
                 self.train()
-                self.optimizer.zero_grad(set_to_none=True)
-                loss, step = self.compute_loss(data, epoch)
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    raise NonFiniteLossError(epoch, last_finite, "loss")
-                loss.backward()
-                if not self._grads_finite():
-                    self.optimizer.zero_grad(set_to_none=True)
-                    raise NonFiniteLossError(epoch, last_finite, "gradient")
-                self.optimizer.step()
+                if loader is None:
+                    loss_value, step = self._optimizer_step(data, epoch, last_finite)
+                else:
+                    batch_losses = []
+                    for batch in loader:
+                        value, step = self._optimizer_step(batch.to(self.device), epoch,
+                                                           last_finite)
+                        batch_losses.append(value)
+                    if not batch_losses:
+                        raise ValueError("the loader yielded no batches")
+                    loss_value = sum(batch_losses) / len(batch_losses)
+                    step.logs["batches"] = float(len(batch_losses))
                 if self.device.type == "cuda":
                     torch.cuda.synchronize(self.device)
                 self.epoch = epoch

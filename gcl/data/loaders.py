@@ -49,7 +49,7 @@ from .storage import (
 from .synthetic import synthetic
 from .transforms import RowNormalize
 
-__all__ = ["load", "SPLITS_BY_KIND"]
+__all__ = ["load", "ogb_evaluator", "SPLITS_BY_KIND"]
 
 #: the ``split=`` kinds each dataset kind supports (the first is the default)
 SPLITS_BY_KIND = {
@@ -310,6 +310,28 @@ def _import_ogb_offline():
 
         add_safe([DataEdgeAttr, DataTensorAttr, GlobalStorage])
     return PygNodePropPredDataset
+
+
+def ogb_evaluator(name: str):
+    """OGB's official ``Evaluator`` for ``ogbn-arxiv`` / ``ogbn-products``, imported offline.
+
+    Args:
+        name: the OGB dataset name (``"ogbn-arxiv"`` or ``"ogbn-products"``).
+
+    Returns:
+        ogb.nodeproppred.Evaluator: call ``.eval({"y_true": [n, 1], "y_pred": [n, 1]})``.
+
+    Example:
+        >>> ev = ogb_evaluator("ogbn-arxiv")
+        >>> ev.eval({"y_true": torch.tensor([[1], [2]]), "y_pred": torch.tensor([[1], [0]])})
+        {'acc': 0.5}
+    """
+    if name not in ("ogbn-arxiv", "ogbn-products"):
+        raise ValueError(f"ogb_evaluator: expected 'ogbn-arxiv' or 'ogbn-products', got {name!r}")
+    _import_ogb_offline()
+    from ogb.nodeproppred import Evaluator
+
+    return Evaluator(name)
 
 
 def _build_ogb(entry: dict, pyg_root: Path, *, allow_download: bool,

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from .clustering import kmeans_clustering
-from .evaluate import evaluate_embeddings
+from .evaluate import evaluate_embeddings, ogb_probe
 from .metrics import (
     classification_scores,
     cluster_accuracy,
@@ -33,4 +33,5 @@ __all__ = [
     "cluster_f1",
     "clustering_scores",
     "evaluate_embeddings",
+    "ogb_probe",
 ]

@@ -245,7 +245,10 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
         splits (:func:`~gcl.evaluation.summarize`: ``{"mean", "std", "values"}``);
         ``"val_accuracy"``: the best validation accuracy of each split, summarised (absent when
         ``val_mask`` is ``None``); ``"best_step"``: the selected step of each split (list of
-        ints).
+        ints); ``"predictions"``: ``{"test": [...], "val": [...]}``, per split the predicted
+        classes of the test (validation) nodes at the selected step, in mask order (for
+        external evaluators such as ``ogb.nodeproppred.Evaluator``; ``"val"`` is ``None``
+        without a validation mask).
 
     Raises:
         ValueError: for malformed embeddings, labels or masks (wrong length or shape, empty
@@ -340,6 +343,8 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
     best_hits = torch.full((num_splits,), -1, device=device, dtype=torch.long)
     best_step = torch.zeros(num_splits, dtype=torch.long, device=device)
     best_pred = torch.zeros(num_splits, x_te.size(1), dtype=torch.long, device=device)
+    best_val_pred = None if val is None else torch.zeros(num_splits, x_va.size(1), dtype=torch.long,
+                                                         device=device)
     x_tr_b = x_tr.expand(num_splits, -1, -1)
     for step in range(1, epochs + 1):
         opt.zero_grad(set_to_none=True)
@@ -354,6 +359,7 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
                 hits = ((predict(x_va) == y_va) & valid_va).sum(1)
                 improved = hits > best_hits
                 if bool(improved.any()):
+                    best_val_pred = torch.where(improved[:, None], predict(x_va), best_val_pred)
                     best_hits = torch.where(improved, hits, best_hits)
                     best_step = torch.where(improved, step, best_step)
                     best_pred = torch.where(improved[:, None], predict(x_te), best_pred)
@@ -374,4 +380,10 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
         n_val = val.counts.double().expand(num_splits)
         result["val_accuracy"] = summarize(best_hits.cpu().double() / n_val)
     result["best_step"] = [int(s) for s in best_step.cpu()]
+    result["predictions"] = {
+        "test": [best_pred[s][valid_te[s if y_te.size(0) > 1 else 0]] for s in range(num_splits)],
+        "val": None if val is None else [
+            best_val_pred[s].cpu()[valid_va.cpu()[s if valid_va.size(0) > 1 else 0]]
+            for s in range(num_splits)],
+    }
     return result
