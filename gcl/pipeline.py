@@ -336,12 +336,22 @@ class Pipeline(nn.Module):
     def prepare(self, data):
         """Validate ``data``, move it to the device and call every part's ``setup`` once."""
         validate_graph(data)
+        self._check_feature_dtype(data)
         data = data.to(self.device)
         for part in [*self.augmentations(), self.objective, *self.regularizers]:
             setup = getattr(part, "setup", None)
             if callable(setup):
                 setup(data)
         return data
+
+    def _check_feature_dtype(self, data) -> None:
+        x = getattr(data, "x", None)
+        param = next((p for p in self.encoder.parameters() if p.is_floating_point()), None)
+        if x is not None and param is not None and x.dtype != param.dtype:
+            raise ValueError(
+                f"data.x has dtype {x.dtype} but the encoder's parameters are {param.dtype}; "
+                f"convert the features (data.x = data.x.to({param.dtype})) or the model"
+            )
 
     def encode(self, data) -> Tensor:
         """Run the encoder on a graph (clean or augmented)."""
@@ -515,6 +525,7 @@ class Pipeline(nn.Module):
             Tensor: ``[N, d]`` embeddings on the pipeline's device (call ``.cpu()`` to move them).
         """
         validate_graph(data)
+        self._check_feature_dtype(data)
         was_training = self.training
         self.eval()
         try:
