@@ -241,3 +241,37 @@ def test_checkpoint_is_weights_only_and_refuses_pickled_code(tmp_path):
     with pytest.raises(ValueError, match="evil.pt"):
         _pipeline().load(path)
     assert not marker.exists()
+
+
+def test_each_run_gets_its_own_checkpoint_folder_and_finished_runs_are_not_retrained(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(runner, "load_method_data", _small_data)
+    args = ["train", "--method", "grace", "--dataset", "synthetic", "--epochs", "4", "--runs", "2",
+            "--device", "cpu", "--quiet", "--checkpoint-dir", str(tmp_path / "ck"),
+            "--checkpoint-every", "2", "--set", "probe_epochs=5", "--set", "hidden=8",
+            "--set", "proj_hidden=8"]
+    assert main([*args, "--out", str(tmp_path / "a.json")]) == 0
+    for seed in (0, 1):
+        saved = torch.load(tmp_path / "ck" / f"seed-{seed}" / CHECKPOINT_FILE, weights_only=True)
+        assert saved["epoch"] == 4 and saved["meta"]["seed"] == seed
+        assert saved["meta"]["method"] == "grace" and saved["meta"]["dataset"] == "synthetic"
+    # without --resume an existing checkpoint is never overwritten
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "b.json")]) == 2
+    assert "seed-0/last.pt already exists: pass resume=True" in capsys.readouterr().err
+    calls = []
+    original = Pipeline.compute_loss
+    monkeypatch.setattr(Pipeline, "compute_loss",
+                        lambda self, data, epoch: calls.append(epoch) or original(self, data, epoch))
+    assert main([*args, "--resume", "--out", str(tmp_path / "c.json")]) == 0
+    assert calls == []  # both runs were complete: only re-evaluated
+    import json
+
+    a, c = (json.loads((tmp_path / f"{k}.json").read_text()) for k in "ac")
+    assert [r["loss"] for r in a["runs"]] == [r["loss"] for r in c["runs"]]
+    assert a["metrics"]["accuracy"] == c["metrics"]["accuracy"]
+    # a changed hyperparameter is refused instead of silently mixing two runs
+    capsys.readouterr()
+    assert main([*args, "--resume", "--set", "tau=0.9", "--out", str(tmp_path / "d.json")]) == 2
+    err = capsys.readouterr().err
+    assert "belongs to another run (config:" in err and "'tau': 0.9" in err
