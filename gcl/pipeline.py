@@ -102,12 +102,12 @@ def set_rng_state(state: dict) -> None:
         import numpy as np
 
         npst = state["numpy"]
-        np.random.set_state((npst["name"], npst["keys"].numpy().astype(np.uint32), npst["pos"],
-                             npst["has_gauss"], npst["cached"]))
+        keys = npst["keys"].cpu().numpy().astype(np.uint32)
+        np.random.set_state((npst["name"], keys, npst["pos"], npst["has_gauss"], npst["cached"]))
     if "cuda" in state and torch.cuda.is_available():
         cuda = state["cuda"]
         if len(cuda) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda)
+            torch.cuda.set_rng_state_all([s.cpu() for s in cuda])
 
 
 def _generator_owners(roots: Sequence, prefix: str = "augment") -> dict[str, object]:
@@ -611,7 +611,7 @@ class Pipeline(nn.Module):
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint at {path}")
         try:
-            payload = torch.load(path, map_location=self.device, weights_only=True)
+            payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - report any corruption with the file name
             raise ValueError(
                 f"could not read checkpoint {path} (corrupt or truncated?): {err}. Delete it to "
