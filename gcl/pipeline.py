@@ -613,9 +613,10 @@ class Pipeline(nn.Module):
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # noqa: BLE001 - report any corruption with the file name
+            detail = " ".join(str(err).split()) or type(err).__name__
             raise ValueError(
-                f"could not read checkpoint {path} (corrupt or truncated?): {err}. Delete it to "
-                "start over, or restore it from a backup"
+                f"could not read checkpoint {path} (corrupt or truncated?): {detail}. Delete it "
+                "to start over, or restore it from a backup"
             ) from err
         if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path} is not a gcl pipeline checkpoint ({CHECKPOINT_FORMAT})")
@@ -640,9 +641,10 @@ class Pipeline(nn.Module):
                                          "scheduler")
                     self.scheduler.load_state_dict(payload["scheduler"])
         except (RuntimeError, ValueError, KeyError) as err:
+            detail = " ".join(str(err).split())
             raise ValueError(
                 f"checkpoint {path} does not fit this pipeline (was it written with another "
-                f"configuration?): {err}"
+                f"configuration?): {detail}"
             ) from err
         if restore_rng:
             if "rng" in payload:
