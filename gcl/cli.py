@@ -63,6 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="result record path (default: runs/<method>-<dataset>-<time>.json)")
     p.add_argument("--save-emb", default=None, metavar="FILE",
                    help="save the last run's embeddings, labels and split masks (torch file)")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="keep a resumable checkpoint of each run in DIR/seed-<seed>/")
+    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
+                   help="checkpoint period in epochs")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the runs from their checkpoints in --checkpoint-dir")
 
     p = sub.add_parser("datasets", formatter_class=_Formatter,
                        help="list datasets and whether they are available",
@@ -148,7 +154,9 @@ def _cmd_train(args) -> int:
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
                  runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=log, save_embeddings=args.save_emb)
+                 progress=args.progress, log=log, save_embeddings=args.save_emb,
+                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                 resume=args.resume)
     out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
     write_json(record, out)
     print(format_metrics_table(record))
@@ -254,6 +262,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gcl {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        from .pipeline import NonFiniteLossError
+
+        if not isinstance(err, NonFiniteLossError) or os.environ.get("GCL_DEBUG"):
+            raise
+        print(f"gcl {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -54,7 +54,8 @@ def load_method_data(dataset: str, config: dict, *, root=None, seed: int = 0):
 def run(method: str, dataset: str, *, config_path=None, overrides: dict | None = None,
         runs: int = 1, seed: int = 0, device: str = "auto", data_root=None,
         progress: bool | None = None, log: Callable[[str], None] | None = print,
-        save_embeddings: str | Path | None = None) -> dict:
+        save_embeddings: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int | None = None, resume: bool = False) -> dict:
     """Train and evaluate ``method`` on ``dataset`` ``runs`` times (seeds ``seed .. seed+runs-1``).
 
     Each run seeds everything, loads the data (random splits are drawn with the run's seed),
@@ -73,6 +74,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         progress: progress bars (default: only on a terminal).
         log: where to print one line per run (``None`` for silence).
         save_embeddings: save the last run's embeddings, labels and split masks to this file.
+        checkpoint_dir: keep a resumable checkpoint of each run in ``checkpoint_dir/seed-<s>/``
+            (see :meth:`gcl.Pipeline.fit`); default: none.
+        checkpoint_every: checkpoint period in epochs (default: 10).
+        resume: continue each run from its checkpoint when there is one; finished runs are
+            only re-evaluated (default: ``False``).
 
     Returns:
         dict: the result record (see :mod:`gcl.results`); metrics are summarised over runs,
@@ -88,6 +94,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
 
     check_positive(runs, "runs", "run", integer=True)
     check_positive(seed, "seed", "run", allow_zero=True, integer=True)
+    if checkpoint_every is not None:
+        check_positive(checkpoint_every, "checkpoint_every", "run", integer=True)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume needs a checkpoint folder: pass checkpoint_dir "
+                         "(gcl train --checkpoint-dir DIR --resume)")
     spec = get_method(method)
     config = load_config(spec.name, dataset, config_path, overrides)
     dev = resolve_device(device)
@@ -104,6 +115,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         seed_everything(s)
         data = load_method_data(dataset, config, root=data_root, seed=s)
         pipeline = spec.build({**config, "device": str(dev), "progress": progress}, data)
+        if checkpoint_dir is not None:
+            pipeline.meta.update(method=spec.name, dataset=dataset, seed=s,
+                                 config={k: v for k, v in config.items() if k != "epochs"})
+            pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
+                                           checkpoint_every, resume)
         t0 = time.perf_counter()
         history = fit(pipeline, data, config)
         train_s = time.perf_counter() - t0
