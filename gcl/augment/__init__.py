@@ -15,6 +15,7 @@ from .base import (
     mask_columns,
 )
 from .basic import DropEdge, MaskFeature, apply_edge_mask
+from .communities import Communities, get_communities
 
 __all__ = [
     "Augmentation",
@@ -27,4 +28,6 @@ __all__ = [
     "mask_columns",
     "apply_edge_mask",
     "edge_attribute_keys",
+    "Communities",
+    "get_communities",
 ]
