@@ -5,6 +5,7 @@ Example:
     >>> view = Compose([DropEdge(p=0.2), MaskFeature(p=0.3)])
 """
 
+from .adaptive import AdaptiveEdgeDropping, AdaptiveFeatureMasking
 from .base import (
     Augmentation,
     Compose,
@@ -15,6 +16,7 @@ from .base import (
     mask_columns,
 )
 from .basic import DropEdge, MaskFeature, apply_edge_mask
+from .communal import CommunalAttributeVoting, CommunalEdgeDropping
 from .communities import Communities, get_communities
 
 __all__ = [
@@ -30,4 +32,8 @@ __all__ = [
     "edge_attribute_keys",
     "Communities",
     "get_communities",
+    "CommunalAttributeVoting",
+    "CommunalEdgeDropping",
+    "AdaptiveEdgeDropping",
+    "AdaptiveFeatureMasking",
 ]
