@@ -7,5 +7,6 @@ Example:
 
 from .base import Objective, Regularizer, Step
 from .infonce import InfoNCE, info_nce
+from .teamup import TeamUp, team_up_gamma
 
-__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce"]
+__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma"]
