@@ -19,6 +19,8 @@ from .base import (
     recipe_kwargs,
     register,
 )
+from .csgcl import build_csgcl, csgcl
+from .gca import build_gca, gca
 from .grace import build_grace, grace
 from .runner import default_evaluate, default_fit, run
 
@@ -36,4 +38,8 @@ __all__ = [
     "run",
     "default_evaluate",
     "default_fit",
+    "csgcl",
+    "build_csgcl",
+    "gca",
+    "build_gca",
 ]
