@@ -17,7 +17,19 @@ __all__ = ["run", "default_evaluate", "default_fit", "load_method_data"]
 
 
 def default_fit(pipeline, data, config: dict):
-    """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs."""
+    """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs.
+
+    With ``config["task"] == "link"`` the undirected edges are first split (a fraction
+    ``link_test_ratio`` held out, seeded from the run's RNG) and the pipeline trains on the
+    training edges only; the split is kept on the pipeline as ``link_split`` for evaluation.
+    """
+    if config.get("task", "node") == "link":
+        from ..evaluation.links import split_edges
+
+        split_seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        split = split_edges(data, float(config.get("link_test_ratio", 0.1)), seed=split_seed)
+        pipeline.link_split = split
+        return pipeline.fit(split.train_data, epochs=int(config["epochs"]))
     return pipeline.fit(data, epochs=int(config["epochs"]))
 
 
@@ -30,6 +42,11 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
     """
     from ..evaluation import evaluate_embeddings
 
+    task = config.get("task", "node")
+    if task not in ("node", "link"):
+        raise ValueError(f"config key 'task' must be 'node' or 'link', got {task!r}")
+    if task == "link":
+        return _link_evaluate(pipeline, data, config, seed)
     z = pipeline.embed(data)
     probe_kwargs = {
         "epochs": int(config.get("probe_epochs", 3000)),
@@ -37,10 +54,31 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
         "eval_every": int(config.get("probe_eval_every", 20)),
         "seed": seed,
     }
-    return evaluate_embeddings(
+    scores = evaluate_embeddings(
         z, data, probe=True, clustering=bool(config.get("clustering", True)),
         probe_kwargs=probe_kwargs, cluster_kwargs={},
     )
+    if config.get("reconstruction_auc", False):
+        from ..evaluation.links import reconstruction_auc
+
+        scores.update(reconstruction_auc(z, data.edge_index, data.num_nodes, seed=seed))
+    return scores
+
+
+def _link_evaluate(pipeline, data, config: dict, seed: int) -> dict:
+    """Held-out link prediction (AUC, AP) on the split made by :func:`default_fit`; with
+    ``reconstruction_auc`` also the reference's reconstruction AUC on the training edges."""
+    from ..evaluation.links import link_prediction, reconstruction_auc
+
+    split = getattr(pipeline, "link_split", None)
+    if split is None:
+        raise ValueError("task 'link' needs the edge split made while training: train with "
+                         "gcl.methods.default_fit (or set pipeline.link_split)")
+    z = pipeline.embed(split.train_data)
+    scores = link_prediction(z, split)
+    if config.get("reconstruction_auc", False):
+        scores.update(reconstruction_auc(z, split.train_data.edge_index, data.num_nodes, seed=seed))
+    return scores
 
 
 def load_method_data(dataset: str, config: dict, *, root=None, seed: int = 0):
