@@ -151,3 +151,15 @@ def test_get_communities_is_cached_per_graph():
 
 def test_undirected_edges():
     assert undirected_edges(three_communities().edge_index, 10).size(1) == 14
+
+
+def test_legacy_strength_doubles_the_intra_term():
+    data = three_communities()
+    com, node = community_strength(data.edge_index, MEMBERSHIP, legacy=True)
+    # 2 L_c / m - (D_c / 2m)^2: the corrected value plus L_c / m
+    expected = [float(S_A + Fraction(3, 14)), float(S_B + Fraction(3, 14)), float(S_C + Fraction(6, 14))]
+    assert torch.allclose(com, torch.tensor(expected), atol=1e-7)
+    c = Communities.from_membership(data.edge_index, MEMBERSHIP, legacy_strength=True)
+    assert c.legacy_strength and c.modularity == pytest.approx(390 / 784, abs=1e-6)
+    clear_community_cache()
+    assert get_communities(data, legacy_strength=True) is not get_communities(data)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
 from gcl.methods import available_methods, get_method, load_config, run
 
@@ -79,3 +80,15 @@ def test_run_on_synthetic(method):
     assert record["method"] == method
     assert 0.0 <= record["metrics"]["accuracy"]["mean"] <= 1.0
     assert "nmi" in record["metrics"]
+
+
+def test_legacy_strength_reaches_every_part():
+    from gcl.data import synthetic
+
+    data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
+    cfg = load_config("csgcl", "synthetic", overrides={"legacy_strength": True})
+    pipe = get_method("csgcl").build({**cfg, "device": "cpu", "progress": False}, data)
+    pipe.fit(data, epochs=1)
+    ced, cav = pipe.augment1.augmentations
+    assert ced.communities.legacy_strength and cav.communities is ced.communities
+    assert torch.equal(pipe.objective.node_strength, ced.communities.node_strength)

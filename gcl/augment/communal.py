@@ -120,7 +120,7 @@ class _Communal(Augmentation):
     """Shared state of CAV and CED: the communities of the clean graph."""
 
     def __init__(self, p: float, threshold: float, communities: Communities | None, method: str,
-                 community_seed: int, seed: int | None) -> None:
+                 community_seed: int, seed: int | None, legacy_strength: bool = False) -> None:
         super().__init__(seed)
         owner = type(self).__name__
         self.p = check_drop_probability(p, "p", owner)
@@ -131,10 +131,12 @@ class _Communal(Augmentation):
         self.communities = communities
         self.method = method
         self.community_seed = int(community_seed)
+        self.legacy_strength = bool(legacy_strength)
 
     def _communities(self, data: Data) -> Communities:
         if self.communities is None:
-            self.communities = get_communities(data, method=self.method, seed=self.community_seed)
+            self.communities = get_communities(data, method=self.method, seed=self.community_seed,
+                                               legacy_strength=self.legacy_strength)
         if self.communities.membership.numel() != data.num_nodes:
             raise ValueError(
                 f"{type(self).__name__}: the communities cover {self.communities.membership.numel()} "
@@ -160,6 +162,8 @@ class CommunalAttributeVoting(_Communal):
         method: community detection method when none are given (default: ``"leiden"``).
         community_seed: seed of the detection (default: 0).
         seed: seed of the masks (default: global RNG).
+        legacy_strength: detect with the reference's earlier doubled strength formula (see
+            :func:`gcl.augment.communities.community_strength`) (default: ``False``).
 
     Example:
         >>> from gcl.data import synthetic
@@ -173,8 +177,9 @@ class CommunalAttributeVoting(_Communal):
 
     def __init__(self, p: float = 0.1, threshold: float = 1.0, dense: bool = False,
                  communities: Communities | None = None, method: str = "leiden",
-                 community_seed: int = 0, seed: int | None = None) -> None:
-        super().__init__(p, threshold, communities, method, community_seed, seed)
+                 community_seed: int = 0, seed: int | None = None,
+                 legacy_strength: bool = False) -> None:
+        super().__init__(p, threshold, communities, method, community_seed, seed, legacy_strength)
         self.dense = bool(dense)
         self._probs: Tensor | None = None
 
@@ -216,6 +221,8 @@ class CommunalEdgeDropping(_Communal):
         method: community detection method when none are given (default: ``"leiden"``).
         community_seed: seed of the detection (default: 0).
         seed: seed of the masks (default: global RNG).
+        legacy_strength: detect with the reference's earlier doubled strength formula (see
+            :func:`gcl.augment.communities.community_strength`) (default: ``False``).
 
     Example:
         >>> from gcl.data import synthetic
@@ -228,8 +235,9 @@ class CommunalEdgeDropping(_Communal):
 
     def __init__(self, p: float = 0.2, threshold: float = 1.0,
                  communities: Communities | None = None, method: str = "leiden",
-                 community_seed: int = 0, seed: int | None = None) -> None:
-        super().__init__(p, threshold, communities, method, community_seed, seed)
+                 community_seed: int = 0, seed: int | None = None,
+                 legacy_strength: bool = False) -> None:
+        super().__init__(p, threshold, communities, method, community_seed, seed, legacy_strength)
         self._edge_index: Tensor | None = None
         self._probs: Tensor | None = None
 

@@ -147,16 +147,22 @@ def _detect(edges: Tensor, num_nodes: int, method: str, seed: int, resolution: f
     return _louvain(edges, num_nodes, int(seed), float(resolution))
 
 
-def community_strength(edge_index: Tensor, membership: Tensor,
-                       num_nodes: int | None = None) -> tuple[Tensor, Tensor]:
+def community_strength(edge_index: Tensor, membership: Tensor, num_nodes: int | None = None, *,
+                       legacy: bool = False) -> tuple[Tensor, Tensor]:
     """Community strengths ``S_c = L_c/m - (D_c/2m)^2`` (intra-community edges counted once) and
     the per-node strength ``s_i = S_{c(i)}``.
+
+    ``legacy=True`` gives the CSGCL reference's formula before its commit ``ecd5763``
+    (2023-04-24), ``2 L_c/m - (D_c/2m)^2``, which counts each intra-community edge twice; the
+    published numbers were probably produced with it. The strengths then no longer sum to the
+    modularity.
 
     Args:
         edge_index: ``[2, E]`` edge list of the un-augmented graph (merged to undirected).
         membership: ``[N]`` community ids ``0 .. K-1``; ``-1`` marks a node without community,
             whose strength is 0 (and whose edges count as inter-community).
         num_nodes: number of nodes (default: ``membership.numel()``).
+        legacy: use the reference's earlier, doubled intra-community term (default: ``False``).
 
     Returns:
         (Tensor, Tensor): ``[K]`` community strengths and ``[N]`` node strengths (float32, CPU).
@@ -176,17 +182,19 @@ def community_strength(edge_index: Tensor, membership: Tensor,
             f"edge_index refers to node {int(edge_index.max())} but membership covers {n} nodes; "
             "pass one community id per node"
         )
-    return _strength(undirected_edges(edge_index, n), membership, n)
+    com, node, _ = _strength(undirected_edges(edge_index, n), membership, n, legacy)
+    return com, node
 
 
-def _strength(edges: Tensor, membership: Tensor, n: int) -> tuple[Tensor, Tensor]:
-    """:func:`community_strength` from the unique undirected edges."""
+def _strength(edges: Tensor, membership: Tensor, n: int,
+              legacy: bool = False) -> tuple[Tensor, Tensor, float]:
+    """:func:`community_strength` from the unique undirected edges, plus the modularity."""
     k = int(membership.max()) + 1 if membership.numel() else 0
     m = edges.size(1)
     com = torch.zeros(k, dtype=torch.float64)
     node = torch.zeros(n, dtype=torch.float32)
     if m == 0 or k == 0:
-        return com.float(), node
+        return com.float(), node, 0.0
     u, v = edges
     degree = torch.bincount(u, minlength=n) + torch.bincount(v, minlength=n)  # self-loop: +2
     cu, cv = membership[u], membership[v]
@@ -195,8 +203,11 @@ def _strength(edges: Tensor, membership: Tensor, n: int) -> tuple[Tensor, Tensor
     assigned = membership >= 0
     D = torch.bincount(membership[assigned], weights=degree[assigned].double(), minlength=k)
     com = L / m - (D / (2.0 * m)) ** 2
+    modularity = float(com.sum())
+    if legacy:
+        com = com + L / m
     node[assigned] = com[membership[assigned]].float()
-    return com.float(), node
+    return com.float(), node, modularity
 
 
 def communal_edge_weights(edge_index: Tensor, membership: Tensor, com_strength: Tensor) -> Tensor:
@@ -241,9 +252,17 @@ class Communities:
         membership: ``[N]`` community id of each node (``0 .. K-1``).
         strength: ``[K]`` community strengths ``S_c``.
         node_strength: ``[N]`` strength of each node's community ``s_i``.
-        modularity: the partition's modularity (the sum of the strengths).
+        modularity: the partition's modularity (the sum of the corrected strengths).
         method: the detection method that produced it.
         seed: the detection seed.
+        legacy_strength: whether ``strength`` uses the reference's earlier doubled
+            intra-community term (see :func:`community_strength`).
+
+    Example:
+        >>> ei = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+        >>> c = Communities.from_membership(ei, torch.tensor([0, 0, 1, 1]))
+        >>> c.strength.tolist(), c.node_strength.tolist()
+        ([0.25, 0.25], [0.25, 0.25, 0.25, 0.25])
     """
 
     membership: Tensor
@@ -252,6 +271,7 @@ class Communities:
     modularity: float
     method: str
     seed: int
+    legacy_strength: bool = False
 
     @property
     def num_communities(self) -> int:
@@ -260,7 +280,8 @@ class Communities:
 
     @classmethod
     def from_membership(cls, edge_index: Tensor, membership: Tensor, *, num_nodes: int | None = None,
-                        method: str = "given", seed: int = -1) -> Communities:
+                        method: str = "given", seed: int = -1,
+                        legacy_strength: bool = False) -> Communities:
         """Build from a known partition (computes the strengths).
 
         Example:
@@ -273,8 +294,9 @@ class Communities:
         n = int(num_nodes) if num_nodes is not None else membership.numel()
         if membership.numel() != n:
             raise ValueError(f"membership has {membership.numel()} entries but the graph has {n} nodes")
-        strength, node = _strength(undirected_edges(edge_index, n), membership, n)
-        return cls(membership, strength, node, float(strength.double().sum()), method, int(seed))
+        strength, node, q = _strength(undirected_edges(edge_index, n), membership, n,
+                                      legacy_strength)
+        return cls(membership, strength, node, q, method, int(seed), bool(legacy_strength))
 
     def edge_weights(self, edge_index: Tensor) -> Tensor:
         """CED's normalised weights of the edges ``edge_index`` (see
@@ -300,8 +322,8 @@ def clear_community_cache() -> None:
     _CACHE.clear()
 
 
-def get_communities(data, *, method: str = "leiden", seed: int = 0,
-                    resolution: float = 1.0) -> Communities:
+def get_communities(data, *, method: str = "leiden", seed: int = 0, resolution: float = 1.0,
+                    legacy_strength: bool = False) -> Communities:
     """The communities of ``data`` (a PyG ``Data``), detected once and cached per graph.
 
     Args:
@@ -309,6 +331,8 @@ def get_communities(data, *, method: str = "leiden", seed: int = 0,
         method: ``"leiden"`` or ``"louvain"`` (see :func:`detect_communities`).
         seed: detection seed (default: 0).
         resolution: modularity resolution (default: 1.0).
+        legacy_strength: the reference's earlier doubled intra-community term (see
+            :func:`community_strength`; default: ``False``, the corrected formula).
 
     Returns:
         Communities: the partition, strengths and node strengths.
@@ -321,7 +345,8 @@ def get_communities(data, *, method: str = "leiden", seed: int = 0,
         (True, torch.Size([60]))
     """
     num_nodes = int(data.num_nodes)
-    key = (_graph_key(data.edge_index, num_nodes), method, int(seed), float(resolution))
+    key = (_graph_key(data.edge_index, num_nodes), method, int(seed), float(resolution),
+           bool(legacy_strength))
     found = _CACHE.get(key)
     if found is not None:
         return found
@@ -329,9 +354,8 @@ def get_communities(data, *, method: str = "leiden", seed: int = 0,
     check_positive(resolution, "resolution", "get_communities")
     edges = undirected_edges(data.edge_index, num_nodes)  # shared by detection and strength
     membership = _detect(edges, num_nodes, method, int(seed), float(resolution))
-    strength, node = _strength(edges, membership, num_nodes)
-    result = Communities(membership, strength, node, float(strength.double().sum()), method,
-                         int(seed))
+    strength, node, q = _strength(edges, membership, num_nodes, legacy_strength)
+    result = Communities(membership, strength, node, q, method, int(seed), bool(legacy_strength))
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[key] = result

@@ -20,6 +20,7 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
           tau: float = 0.3, t0: int = 2000, gamma: float = 1.0, cav_dense: bool = False,
           ced_threshold: float = 1.0, cav_threshold: float = 1.0,
           community_method: str = "leiden", community_seed: int | None = None,
+          legacy_strength: bool = False,
           block_size: int | None = None, lr: float = 0.01, weight_decay: float = 1e-5,
           device: str = "auto", seed: int | None = None,
           progress: bool | None = None) -> Pipeline:
@@ -46,6 +47,9 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         community_method: ``leiden`` or ``louvain`` (default: ``leiden``).
         community_seed: seed of the community detection; ``None`` draws one from torch's global
             RNG (seeded per run by ``gcl.methods.run``) (default: ``None``).
+        legacy_strength: use the reference's pre-``ecd5763`` strength ``2L_c/m - (D_c/2m)^2``
+            (intra-community edges counted twice), with which the paper's numbers were probably
+            produced (default: ``False``, the corrected modularity term).
         block_size: Team-up's dense/blockwise choice (see :func:`gcl.objectives.info_nce`).
         lr: Adam learning rate (default: 0.01).
         weight_decay: Adam weight decay (default: 1e-5).
@@ -69,7 +73,8 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
     f1, f2 = _pair(cav_drop_rate, "cav_drop_rate")
     if community_seed is None:
         community_seed = int(torch.randint(0, 2**31 - 1, ()).item())
-    common = {"method": community_method, "community_seed": int(community_seed)}
+    common = {"method": community_method, "community_seed": int(community_seed),
+              "legacy_strength": bool(legacy_strength)}
     views = (
         Compose([CommunalEdgeDropping(e1, ced_threshold, **common),
                  CommunalAttributeVoting(f1, cav_threshold, cav_dense, **common)]),

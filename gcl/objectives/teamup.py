@@ -49,6 +49,8 @@ class TeamUp(InfoNCE):
         community_seed: detection seed (default: 0; the same default as CAV/CED, so all share
             one cached detection).
         intra_view, symmetric, block_size: as in :class:`InfoNCE`.
+        legacy_strength: detect with the reference's earlier doubled strength formula
+            (default: ``False``).
 
     Example:
         >>> loss_fn = TeamUp(tau=0.5, gamma_max=1.0, t0=0, node_strength=torch.rand(6))
@@ -60,7 +62,7 @@ class TeamUp(InfoNCE):
     def __init__(self, tau: float = 0.5, gamma_max: float = 1.0, t0: float = 0, ramp: float = 100.0,
                  node_strength: Tensor | None = None, method: str = "leiden",
                  community_seed: int = 0, intra_view: bool = True, symmetric: bool = True,
-                 block_size: int | None = None) -> None:
+                 block_size: int | None = None, legacy_strength: bool = False) -> None:
         super().__init__(tau=tau, intra_view=intra_view, symmetric=symmetric,
                          block_size=block_size)
         self.gamma_max = float(check_positive(gamma_max, "gamma_max", "TeamUp", allow_zero=True))
@@ -68,6 +70,7 @@ class TeamUp(InfoNCE):
         self.ramp = float(check_positive(ramp, "ramp", "TeamUp"))
         self.method = method
         self.community_seed = int(community_seed)
+        self.legacy_strength = bool(legacy_strength)
         self.node_strength: Tensor | None = None
         if node_strength is not None:
             self.set_strength(node_strength)
@@ -83,7 +86,8 @@ class TeamUp(InfoNCE):
         if self.node_strength is None:
             from ..augment.communities import get_communities
 
-            comms = get_communities(data, method=self.method, seed=self.community_seed)
+            comms = get_communities(data, method=self.method, seed=self.community_seed,
+                                    legacy_strength=self.legacy_strength)
             self.set_strength(comms.node_strength)
 
     def gamma(self, epoch: int | None) -> float:
