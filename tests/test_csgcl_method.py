@@ -92,3 +92,13 @@ def test_legacy_strength_reaches_every_part():
     ced, cav = pipe.augment1.augmentations
     assert ced.communities.legacy_strength and cav.communities is ced.communities
     assert torch.equal(pipe.objective.node_strength, ced.communities.node_strength)
+
+
+def test_community_seed_is_recorded_and_follows_the_run_seed():
+    a = run("csgcl", "synthetic", overrides={"epochs": 1, "probe_epochs": 20}, device="cpu",
+            log=None, seed=3)
+    b = run("csgcl", "synthetic", overrides={"epochs": 1, "probe_epochs": 20}, device="cpu",
+            log=None, seed=3)
+    seed_a = a["runs"][0]["meta"]["community_seed"]
+    assert isinstance(seed_a, int) and seed_a == b["runs"][0]["meta"]["community_seed"]
+    assert a["runs"][0]["meta"]["community_method"] == "leiden"

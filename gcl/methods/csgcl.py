@@ -82,7 +82,7 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
                  CommunalAttributeVoting(f2, cav_threshold, cav_dense, **common)]),
     )
     objective = TeamUp(tau=tau, gamma_max=gamma, t0=t0, block_size=block_size, **common)
-    return Pipeline(
+    pipe = Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
         objective,
         augment=views,
@@ -93,6 +93,10 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         seed=seed,
         progress=progress,
     )
+    # Recorded with the run (result records keep each run's history meta).
+    pipe.history.meta.update(community_method=community_method,
+                             community_seed=int(community_seed))
+    return pipe
 
 
 def build_csgcl(config: dict, data) -> Pipeline:

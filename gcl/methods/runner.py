@@ -172,6 +172,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
             "epochs": len(history.epochs),
             "loss": [e["loss"] for e in history.epochs],
             "evals": history.evals,
+            "meta": dict(history.meta),
         })
         if save_embeddings is not None and r == runs - 1:
             last_z = pipeline.embed(data).cpu()
