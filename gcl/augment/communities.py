@@ -19,6 +19,7 @@ graph so CAV, CED and Team-up share one detection.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import random
 import warnings
@@ -40,6 +41,24 @@ __all__ = [
 ]
 
 METHODS = ("leiden", "louvain")
+
+
+@contextlib.contextmanager
+def _one_cpu_thread():
+    """Run torch's CPU ops on one thread meanwhile.
+
+    The preprocessing is a handful of memory-bound passes over ~10^5-10^6 elements, too small to
+    gain from intra-op threads; on a busy machine the thread pool's synchronisation made it
+    several times slower (measured with benchmarks/communities.py).
+    """
+    previous = torch.get_num_threads()
+    if previous > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if previous > 1:
+            torch.set_num_threads(previous)
 
 
 def undirected_edges(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -301,7 +320,10 @@ class Communities:
     def edge_weights(self, edge_index: Tensor) -> Tensor:
         """CED's normalised weights of the edges ``edge_index`` (see
         :func:`communal_edge_weights`)."""
-        return communal_edge_weights(edge_index, self.membership, self.strength)
+        if edge_index.device.type != "cpu":
+            return communal_edge_weights(edge_index, self.membership, self.strength)
+        with _one_cpu_thread():
+            return communal_edge_weights(edge_index, self.membership, self.strength)
 
 
 _CACHE: dict[tuple, Communities] = {}
@@ -345,16 +367,18 @@ def get_communities(data, *, method: str = "leiden", seed: int = 0, resolution: 
         (True, torch.Size([60]))
     """
     num_nodes = int(data.num_nodes)
-    key = (_graph_key(data.edge_index, num_nodes), method, int(seed), float(resolution),
-           bool(legacy_strength))
+    with _one_cpu_thread():
+        fingerprint = _graph_key(data.edge_index, num_nodes)
+    key = (fingerprint, method, int(seed), float(resolution), bool(legacy_strength))
     found = _CACHE.get(key)
     if found is not None:
         return found
     method = check_choice(method, "method", METHODS, "get_communities")
     check_positive(resolution, "resolution", "get_communities")
-    edges = undirected_edges(data.edge_index, num_nodes)  # shared by detection and strength
-    membership = _detect(edges, num_nodes, method, int(seed), float(resolution))
-    strength, node, q = _strength(edges, membership, num_nodes, legacy_strength)
+    with _one_cpu_thread():
+        edges = undirected_edges(data.edge_index, num_nodes)  # shared by detection and strength
+        membership = _detect(edges, num_nodes, method, int(seed), float(resolution))
+        strength, node, q = _strength(edges, membership, num_nodes, legacy_strength)
     result = Communities(membership, strength, node, q, method, int(seed), bool(legacy_strength))
     if len(_CACHE) >= _CACHE_MAX:
         _CACHE.pop(next(iter(_CACHE)))
