@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .clustering import kmeans_clustering
 from .evaluate import evaluate_embeddings, ogb_probe
+from .links import link_prediction, reconstruction_auc, split_edges
 from .metrics import (
     classification_scores,
     cluster_accuracy,
@@ -34,4 +35,7 @@ __all__ = [
     "clustering_scores",
     "evaluate_embeddings",
     "ogb_probe",
+    "split_edges",
+    "link_prediction",
+    "reconstruction_auc",
 ]
