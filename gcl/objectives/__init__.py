@@ -7,5 +7,6 @@ Example:
 
 from .base import Objective, Regularizer, Step
 from .infonce import InfoNCE, info_nce
+from .pot import POT, add_pot
 
-__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce"]
+__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "POT", "add_pot"]
