@@ -111,6 +111,18 @@ class AdjacencyBox:
     upper: Tensor
     num_nodes: int
 
+    def matrices(self) -> tuple[Tensor, Tensor]:
+        """Sparse ``[N, N]`` lower and upper matrices (built once, cached); the lower one keeps
+        only its non-zero entries (the diagonal)."""
+        cached = self.__dict__.get("_matrices")
+        if cached is None:
+            n = self.num_nodes
+            nz = self.lower != 0
+            cached = (_sparse(self.index[:, nz], self.lower[nz], n),
+                      _sparse(self.index, self.upper, n))
+            self.__dict__["_matrices"] = cached
+        return cached
+
     def to(self, device) -> AdjacencyBox:
         """A copy on ``device``."""
         return AdjacencyBox(self.index.to(device), self.lower.to(device), self.upper.to(device),
@@ -171,6 +183,9 @@ def _spmm(adj: Tensor, dense: Tensor) -> Tensor:
     return torch.sparse.mm(adj, dense)
 
 
+_EPS = 1e-12
+
+
 # -- relaxation --------------------------------------------------------------------------------
 def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor, Tensor]:
     """Parallel linear bounds of ``sigma(z) = max(z, a z)`` on ``[l, u]``.
@@ -193,27 +208,41 @@ def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor
         ([0.5, 1.0], [1.0, 0.0])
     """
     a = float(slope)
-    unstable = (lower < 0) & (upper > 0)
-    # safe denominators on the stable entries (their values are replaced below)
-    lo = torch.where(unstable, lower, torch.full_like(lower, -1.0))
-    up = torch.where(unstable, upper, torch.full_like(upper, 1.0))
-    s_unstable = (up - a * lo) / (up - lo)
-    b_unstable = (a - 1) * up * lo / (up - a * lo)
-    stable = torch.where(lower >= 0, torch.ones_like(lower), torch.full_like(lower, a))
-    s = torch.where(unstable, s_unstable, stable)
-    beta = torch.where(unstable, b_unstable, torch.zeros_like(lower))
+    # one expression for the three cases: with lc = min(l, 0) and uc = max(u, 0) the stable
+    # active entries get s = uc / uc = 1, the stable inactive ones s = -a lc / -lc = a, and beta
+    # vanishes on both (fewer elementwise passes than masking, which matters on large graphs)
+    lc, uc = lower.clamp(max=0), upper.clamp(min=0)
+    s = (uc - a * lc) / (uc - lc).clamp(min=_EPS)
+    beta = (a - 1) * uc * lc / (uc - a * lc).clamp(min=_EPS)
     return s, beta
 
 
-def _interval(box: AdjacencyBox, low: Tensor, high: Tensor, lo_adj: Tensor | None = None,
-              up_adj: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Bounds of ``A M`` for ``A`` in the (non-negative) box and ``M`` in ``[low, high]``."""
-    n = box.num_nodes
-    lo_adj = _sparse(box.index, box.lower, n) if lo_adj is None else lo_adj
-    up_adj = _sparse(box.index, box.upper, n) if up_adj is None else up_adj
-    lb = _spmm(lo_adj, low.clamp(min=0)) + _spmm(up_adj, low.clamp(max=0))
-    ub = _spmm(up_adj, high.clamp(min=0)) + _spmm(lo_adj, high.clamp(max=0))
-    return lb, ub
+def _interval(box: AdjacencyBox, low: Tensor, high: Tensor) -> tuple[Tensor, Tensor]:
+    """Bounds of ``A M`` for ``A`` in the (non-negative) box and ``M`` in ``[low, high]``:
+    ``L M+ + U M-`` and ``U M+ + L M-`` (one product with each of ``U`` and ``L``)."""
+    lo_adj, up_adj = box.matrices()
+    h = low.size(1)
+    by_up = _spmm(up_adj, torch.cat([low.clamp(max=0), high.clamp(min=0)], 1))
+    by_lo = _spmm(lo_adj, torch.cat([low.clamp(min=0), high.clamp(max=0)], 1))
+    return by_lo[:, :h] + by_up[:, :h], by_up[:, h:] + by_lo[:, h:]
+
+
+def _fixed_intervals(box: AdjacencyBox, mats: Sequence[Tensor]) -> list[tuple[Tensor, Tensor]]:
+    """Bounds ``C M -/+ R |M|`` (``C``, ``R``: the box's center and radius) of several fixed
+    matrices ``M``, with one sparse product by ``U`` and one by ``L``."""
+    lo_adj, up_adj = box.matrices()
+    widths = [m.size(1) for m in mats]
+    stacked = torch.cat([*mats, *(m.abs() for m in mats)], 1)
+    by_up, by_lo = _spmm(up_adj, stacked), _spmm(lo_adj, stacked)
+    total = sum(widths)
+    out, start = [], 0
+    for w in widths:
+        mid = (by_up[:, start:start + w] + by_lo[:, start:start + w]) / 2
+        spread = (by_up[:, total + start:total + start + w]
+                  - by_lo[:, total + start:total + start + w]) / 2
+        out.append((mid - spread, mid + spread))
+        start += w
+    return out
 
 
 def _activate(z: Tensor, a: float) -> Tensor:
@@ -256,27 +285,24 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
     if sound and not 0.0 <= a <= 1.0:
         raise ValueError(f"the sound POT bound needs a monotone activation (slope in [0, 1]), "
                          f"got a PReLU slope of {a:.4g}; use sound=False or a ReLU")
-    lo_adj = _sparse(box.index, box.lower, n)
-    up_adj = _sparse(box.index, box.upper, n)
-    l1, u1 = _interval(box, xw1, xw1, lo_adj, up_adj)
+    if not sound and (hw2 is None or view is None):
+        raise ValueError("pot_score with sound=False needs hw2 (clean hidden state times W2) "
+                         "and view (the sampled view's normalised adjacency)")
+    if sound:
+        ((l1, u1),) = _fixed_intervals(box, [xw1])
+    else:
+        (l1, u1), (l2, u2) = _fixed_intervals(box, [xw1, hw2])
     l1, u1 = l1 + b1, u1 + b1
     if sound:
         h_lo, h_hi = _activate(l1, a), _activate(u1, a)
         center, radius = (h_hi + h_lo) / 2, (h_hi - h_lo) / 2
         m_lo = center @ w2.t() - radius @ w2.abs().t()
         m_hi = center @ w2.t() + radius @ w2.abs().t()
-        l2, _ = _interval(box, m_lo, m_lo, lo_adj, up_adj)
-        _, u2 = _interval(box, m_hi, m_hi, lo_adj, up_adj)
-    else:
-        if hw2 is None or view is None:
-            raise ValueError("pot_score with sound=False needs hw2 (clean hidden state times W2) "
-                             "and view (the sampled view's normalised adjacency)")
-        l2, u2 = _interval(box, hw2, hw2, lo_adj, up_adj)
+        l2, u2 = _interval(box, m_lo, m_hi)
     l2, u2 = l2 + b2, u2 + b2
     s2, beta2 = relaxation(l2, u2, a)
     lam2 = s2 * c
-    delta2 = torch.where(c >= 0, torch.zeros_like(beta2), beta2)
-    bias2 = (lam2 * (delta2 + b2)).sum(1)
+    bias2 = (lam2 * (beta2 * (c < 0) + b2)).sum(1)
     wt2 = lam2 @ w2  # [n, h1]
     if sound:
         row, col = box.index
@@ -285,8 +311,7 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
         return bias2 + torch.zeros(n, dtype=v.dtype, device=v.device).index_add(0, row, contrib)
     s1, beta1 = relaxation(l1, u1, a)
     lam1 = s1 * wt2
-    delta1 = torch.where(wt2 >= 0, torch.zeros_like(beta1), beta1)
-    bias1 = (lam1 * (delta1 + b1)).sum(1)
+    bias1 = (lam1 * (beta1 * (wt2 < 0) + b1)).sum(1)
     t = (lam1 * xw1).sum(1)
     adj = _sparse(view[0], view[1], n)
     hidden = _spmm(adj, t.unsqueeze(1)).squeeze(1) + bias1
