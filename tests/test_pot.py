@@ -380,3 +380,29 @@ def test_pipeline_with_pot_trains_and_logs():
     assert {"objective", "pot"} <= set(last)
     assert last["loss"] == pytest.approx(0.6 * last["objective"] + 0.4 * last["pot"], rel=1e-5)
     assert pot.boxes is not None
+
+
+def test_cli_train_and_reproduce_with_pot(tmp_path, capsys):
+    import json
+
+    from gcl.cli import main
+    from gcl.results import read_result
+
+    fast = ["--epochs", "2", "--device", "cpu", "--set", "probe_epochs=20", "--set", "hidden=8",
+            "--set", "proj_hidden=8", "--set", "clustering=false"]
+    out = tmp_path / "r.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["train", "--method", "grace", "--dataset", "synthetic", "--pot", "--kappa",
+                     "0.3", "--pot-batch", "64", "--out", str(out), "--quiet", *fast]) == 0
+        record = read_result(out)
+        assert record["config"]["pot"] is True and record["config"]["kappa"] == 0.3
+        assert record["config"]["pot_batch"] == 64
+        results, docs = tmp_path / "results", tmp_path / "repro.md"
+        assert main(["reproduce", "--method", "grace", "--dataset", "synthetic", "--seeds", "1",
+                     "--pot", "--kappa", "0.4", "--results-dir", str(results), "--docs",
+                     str(docs), "--set", "epochs=2", *fast[2:]]) == 0
+    files = list((results / "grace").glob("*.json"))
+    assert len(files) == 1 and files[0].name.startswith("grace-pot-synthetic")
+    assert json.loads(files[0].read_text())["label"] == "GRACE+POT"
+    assert "GRACE+POT" in docs.read_text()

@@ -224,7 +224,10 @@ def _interval(box: AdjacencyBox, low: Tensor, high: Tensor) -> tuple[Tensor, Ten
     h = low.size(1)
     by_up = _spmm(up_adj, torch.cat([low.clamp(max=0), high.clamp(min=0)], 1))
     by_lo = _spmm(lo_adj, torch.cat([low.clamp(min=0), high.clamp(max=0)], 1))
-    return by_lo[:, :h] + by_up[:, :h], by_up[:, h:] + by_lo[:, h:]
+    # split (not slicing): its backward concatenates instead of zero-filling full-size buffers
+    up_l, up_u = by_up.split([h, h], dim=1)
+    lo_l, lo_u = by_lo.split([h, h], dim=1)
+    return lo_l + up_l, up_u + lo_u
 
 
 def _fixed_intervals(box: AdjacencyBox, mats: Sequence[Tensor]) -> list[tuple[Tensor, Tensor]]:
@@ -233,16 +236,14 @@ def _fixed_intervals(box: AdjacencyBox, mats: Sequence[Tensor]) -> list[tuple[Te
     lo_adj, up_adj = box.matrices()
     widths = [m.size(1) for m in mats]
     stacked = torch.cat([*mats, *(m.abs() for m in mats)], 1)
+    # the sum and difference first, then one split (its backward does not zero-fill buffers)
     by_up, by_lo = _spmm(up_adj, stacked), _spmm(lo_adj, stacked)
     total = sum(widths)
-    out, start = [], 0
-    for w in widths:
-        mid = (by_up[:, start:start + w] + by_lo[:, start:start + w]) / 2
-        spread = (by_up[:, total + start:total + start + w]
-                  - by_lo[:, total + start:total + start + w]) / 2
-        out.append((mid - spread, mid + spread))
-        start += w
-    return out
+    up_val, up_abs = by_up.split([total, total], dim=1)
+    lo_val, lo_abs = by_lo.split([total, total], dim=1)
+    mid, spread = (up_val + lo_val) / 2, (up_abs - lo_abs) / 2
+    lows, highs = (mid - spread).split(widths, dim=1), (mid + spread).split(widths, dim=1)
+    return list(zip(lows, highs))
 
 
 def _activate(z: Tensor, a: float) -> Tensor:
