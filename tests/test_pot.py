@@ -20,13 +20,13 @@ DT = torch.float64
 
 
 # -- random graphs and models ------------------------------------------------------------------
-def random_graph(n: int, p: float, seed: int, features: int = 5) -> Data:
+def random_graph(n: int, p: float, seed: int, features: int = 5, density: float = 1.0) -> Data:
     rng = np.random.default_rng(seed)
     upper = np.triu(rng.random((n, n)) < p, 1)
     adj = upper | upper.T
     rows, cols = np.nonzero(adj)
     edge_index = torch.tensor(np.stack([rows, cols]), dtype=torch.long)
-    x = torch.tensor(rng.random((n, features)), dtype=DT)
+    x = torch.tensor(rng.random((n, features)) * (rng.random((n, features)) < density), dtype=DT)
     return Data(x=x, edge_index=edge_index, num_nodes=n)
 
 
@@ -194,9 +194,11 @@ def _step(data, enc, views, z, nodes=None, epoch=1):
 @pytest.mark.parametrize("sound", [False, True])
 @pytest.mark.parametrize("subset", [False, True])
 def test_sparse_equals_naive_dense_values_and_gradients(activation, sound, subset):
-    data = random_graph(14, 0.3, seed=3)
+    # a batch subset also exercises sparse features (density below SPARSE_FEATURE_DENSITY)
+    data = random_graph(14, 0.3, seed=3, features=40 if subset else 5,
+                        density=0.05 if subset else 1.0)
     n = data.num_nodes
-    enc = random_encoder(5, 3, activation, seed=4)
+    enc = random_encoder(data.num_features, 3, activation, seed=4)
     a = float(enc.activation.weight.detach()) if activation == "prelu" else 0.0
     probs = (0.3, torch.rand(data.edge_index.size(1), dtype=DT) * 0.6)
     views = (drop_view(data, 0.3, 5), drop_view(data, 0.4, 6))

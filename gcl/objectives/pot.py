@@ -184,6 +184,8 @@ def _spmm(adj: Tensor, dense: Tensor) -> Tensor:
 
 
 _EPS = 1e-12
+#: Features with at most this fraction of non-zeros are multiplied as a sparse matrix.
+SPARSE_FEATURE_DENSITY = 0.1
 
 
 # -- relaxation --------------------------------------------------------------------------------
@@ -485,6 +487,10 @@ class POT(Regularizer):
                     self._warned = True
             probs.append(p)
         dtype = data.x.dtype
+        # sparse features (bag-of-words) make the extra X W1 of the bound a sparse product
+        density = float((data.x != 0).sum()) / max(data.x.numel(), 1)
+        self._x_sparse = (data.x.to_sparse().coalesce()
+                          if density <= SPARSE_FEATURE_DENSITY else None)
         boxes = [adjacency_box(data.edge_index, n, p) for p in probs]
         self.boxes = tuple(AdjacencyBox(b.index, b.lower.to(dtype), b.upper.to(dtype), n)
                            for b in boxes)
@@ -516,7 +522,11 @@ class POT(Regularizer):
         n_all = data.num_nodes
         nodes = self._nodes(step, n_all, data.x.device)
         conv1, conv2 = encoder.convs
-        xw1_all = conv1.lin(data.x)
+        x_sparse = getattr(self, "_x_sparse", None)
+        if x_sparse is not None and x_sparse.shape == data.x.shape:
+            xw1_all = _spmm(x_sparse, conv1.lin.weight.t())
+        else:
+            xw1_all = conv1.lin(data.x)
         b1 = conv1.bias if conv1.bias is not None else xw1_all.new_zeros(xw1_all.size(1))
         b2 = conv2.bias if conv2.bias is not None else xw1_all.new_zeros(conv2.out_channels)
         w2 = conv2.lin.weight
