@@ -123,6 +123,21 @@ class AdjacencyBox:
             self.__dict__["_matrices"] = cached
         return cached
 
+    def lower_diagonal(self) -> Tensor | None:
+        """The lower bounds as an ``[N]`` diagonal when they vanish off the diagonal (always for
+        :func:`adjacency_box`), else ``None``."""
+        cached = self.__dict__.get("_lower_diag", False)
+        if cached is False:
+            row, col = self.index
+            off = row != col
+            cached = None
+            if not bool((self.lower[off] != 0).any()):
+                cached = torch.zeros(self.num_nodes, dtype=self.lower.dtype,
+                                     device=self.lower.device).index_add_(
+                    0, row[~off], self.lower[~off])
+            self.__dict__["_lower_diag"] = cached
+        return cached
+
     def to(self, device) -> AdjacencyBox:
         """A copy on ``device``."""
         return AdjacencyBox(self.index.to(device), self.lower.to(device), self.upper.to(device),
@@ -239,7 +254,9 @@ def _fixed_intervals(box: AdjacencyBox, mats: Sequence[Tensor]) -> list[tuple[Te
     widths = [m.size(1) for m in mats]
     stacked = torch.cat([*mats, *(m.abs() for m in mats)], 1)
     # the sum and difference first, then one split (its backward does not zero-fill buffers)
-    by_up, by_lo = _spmm(up_adj, stacked), _spmm(lo_adj, stacked)
+    by_up = _spmm(up_adj, stacked)
+    diag = box.lower_diagonal()
+    by_lo = diag.unsqueeze(1) * stacked if diag is not None else _spmm(lo_adj, stacked)
     total = sum(widths)
     up_val, up_abs = by_up.split([total, total], dim=1)
     lo_val, lo_abs = by_lo.split([total, total], dim=1)
