@@ -24,6 +24,15 @@ __all__ = ["main", "build_parser", "format_metrics_table"]
 _Formatter = argparse.ArgumentDefaultsHelpFormatter
 
 
+def _add_pot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pot", action="store_true",
+                   help="add the POT regularizer (2-layer GCN encoders with edge-dropping views)")
+    p.add_argument("--kappa", type=float, default=None,
+                   help="POT weight: (1 - kappa) * objective + kappa * POT (default 0.5)")
+    p.add_argument("--pot-batch", type=int, default=None,
+                   help="POT node-chunk size (default: all nodes)")
+
+
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE.yaml",
                    help="YAML file layered over the method's shipped per-dataset configuration")
@@ -39,6 +48,7 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: only on a terminal)")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
+    _add_pot_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration key (repeatable); recorded in the row")
     p.add_argument("--label", default=None,
-                   help="row label in the table (default: the method name in capitals)")
+                   help="row label in the table (default: the method name in capitals, "
+                        "with +POT when POT is on)")
+    _add_pot_args(p)
     p.add_argument("--protocol", default="",
                    help="protocol tag: rows with different tags go to separate tables")
     p.add_argument("--results-dir", default="results", help="where result records are kept")
@@ -144,6 +156,12 @@ def _overrides(args) -> dict:
     out = dict(parse_override(text) for text in args.overrides)
     if getattr(args, "epochs", None) is not None:
         out["epochs"] = args.epochs
+    if getattr(args, "pot", False):
+        out["pot"] = True
+    if getattr(args, "kappa", None) is not None:
+        out["kappa"] = args.kappa
+    if getattr(args, "pot_batch", None) is not None:
+        out["pot_batch"] = args.pot_batch
     return out
 
 
@@ -171,7 +189,10 @@ def _cmd_reproduce(args) -> int:
     from .reporting import write_reproduction
     from .results import write_json
 
-    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
+    overrides = _overrides(args)
+    if args.label is None and overrides.get("pot"):
+        args.label = f"{args.method.upper()}+POT"
+    record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
                  runs=args.seeds,
                  seed=args.seed, device=args.device, data_root=args.data_root,
                  progress=args.progress, log=lambda msg: print(msg, file=sys.stderr))

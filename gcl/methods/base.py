@@ -15,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
-           "parse_override", "recipe_kwargs", "CONFIG_DIR"]
+           "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+#: Configuration keys every method accepts (plug-ins applied by the runner to any recipe whose
+#: pipeline supports them): ``pot`` adds the POT regularizer (2-layer GCN, edge-dropping views)
+#: with weight ``kappa``, node chunks of ``pot_batch`` and the certified variant ``pot_sound``.
+GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound")
 _REGISTRY: dict[str, Method] = {}
 
 
@@ -149,7 +154,7 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
     config = copy.deepcopy(shipped.get("defaults", {}))
-    known = set(config)
+    known = set(config) | set(GENERIC_KEYS)
     for section in shipped.get("datasets", {}).values():
         known.update(section or {})
     config.update(copy.deepcopy(shipped.get("datasets", {}).get(dataset, {}) or {}))

@@ -13,7 +13,27 @@ from .._utils import check_positive, resolve_device, seed_everything
 from ..results import make_record
 from .base import get_method, load_config
 
-__all__ = ["run", "default_evaluate", "default_fit", "load_method_data"]
+__all__ = ["run", "default_evaluate", "default_fit", "load_method_data", "apply_plugins"]
+
+
+def apply_plugins(pipeline, config: dict):
+    """Apply the method-independent options of ``config`` to a built pipeline: ``pot: true``
+    adds :class:`gcl.objectives.POT` (``kappa``, ``pot_batch``, ``pot_sound``), for any recipe with
+    a 2-layer GCN encoder and edge-dropping views. Returns the pipeline.
+
+    Example:
+        >>> from gcl.methods.grace import grace
+        >>> pipe = apply_plugins(grace(8, hidden=8, proj_hidden=8, device="cpu"),
+        ...                      {"pot": True, "kappa": 0.4})
+        >>> pipe.regularizers[0]
+        POT(kappa=0.4, pot_batch=None, sound=False)
+    """
+    if config.get("pot"):
+        from ..objectives.pot import add_pot
+
+        add_pot(pipeline, kappa=float(config.get("kappa", 0.5)),
+                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)))
+    return pipeline
 
 
 def default_fit(pipeline, data, config: dict):
@@ -158,6 +178,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
                                  config={k: v for k, v in config.items() if k != "epochs"})
             pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
                                            checkpoint_every, resume)
+        apply_plugins(pipeline, config)
         t0 = time.perf_counter()
         history = fit(pipeline, data, config)
         train_s = time.perf_counter() - t0

@@ -7,6 +7,8 @@ Example:
 
 from .base import Objective, Regularizer, Step
 from .infonce import InfoNCE, info_nce
+from .pot import POT, add_pot
 from .teamup import TeamUp, team_up_gamma
 
-__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma"]
+__all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma",
+           "POT", "add_pot"]
