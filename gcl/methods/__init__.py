@@ -20,6 +20,7 @@ from .base import (
     register,
 )
 from .grace import build_grace, grace
+from .pamc import PamCTrainer, build_pamc
 from .runner import default_evaluate, default_fit, run
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "CONFIG_DIR",
     "grace",
     "build_grace",
+    "PamCTrainer",
+    "build_pamc",
     "run",
     "default_evaluate",
     "default_fit",
