@@ -40,3 +40,12 @@ def test_pamc_objective_validates_arguments():
         PamCObjective(3, 8, temperature=0)
     with pytest.raises(ValueError, match="setup"):
         PamCObjective(3, 8)(torch.randn(4, 8), torch.randn(4, 8))
+
+
+def test_gcn_pamc_method_runs_with_probe_and_clustering():
+    from gcl.methods import run
+
+    record = run("gcn-pamc", "synthetic", overrides={"epochs": 3, "probe_epochs": 20},
+                 device="cpu", log=None)
+    assert {"accuracy", "nmi", "cluster_acc"} <= set(record["metrics"])
+    assert record["timing"]["epoch_s_median"] > 0

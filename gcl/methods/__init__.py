@@ -19,6 +19,7 @@ from .base import (
     recipe_kwargs,
     register,
 )
+from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
 from .pamc import PamCTrainer, build_pamc
 from .runner import default_evaluate, default_fit, run
@@ -35,6 +36,8 @@ __all__ = [
     "grace",
     "build_grace",
     "PamCTrainer",
+    "gcn_pamc",
+    "build_gcn_pamc",
     "build_pamc",
     "run",
     "default_evaluate",
