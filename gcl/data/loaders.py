@@ -59,6 +59,7 @@ SPLITS_BY_KIND = {
     "wikics": ("public", "random"),
     "ogb": ("ogb", "random"),
     "synthetic": ("random",),
+    "sdcn": ("random",),
 }
 
 _SYNTHETIC_SPLIT_KWARGS = {"train_ratio", "val_ratio", "num_splits", "split_seed"}
@@ -172,6 +173,8 @@ def _expected(entry: dict, base: Path) -> list[tuple[Path, str | None, int | Non
 def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
                   to_undirected: bool) -> tuple[Data, dict]:
     name = entry["name"]
+    if entry["kind"] == "sdcn":
+        return _build_sdcn(entry, root, root_source=root_source, to_undirected=to_undirected)
     mirror_folder = entry.get("mirror_folder", ".")
     folder, missing = locate_files(entry, root)
     if folder is not None:
@@ -243,6 +246,31 @@ def _offline(cls, name: str):
                                    dataset=name)
 
     return type(cls.__name__, (cls,), {"download": download})
+
+
+def _build_sdcn(entry: dict, root: Path, *, root_source: str,
+                to_undirected: bool) -> tuple[Data, dict]:
+    """An SDCN-layout set; features from ``data/<stem>.txt``, else from ``features_from``."""
+    from .sdcn import read_sdcn
+
+    name = entry["name"]
+    folder, missing = locate_files(entry, root)
+    if folder is None:
+        raise _not_found(entry, root, missing, root_source)
+    verify_files(_expected(entry, folder), dataset=name)
+    stem, source = entry["sdcn_name"], entry.get("features_from")
+    x = None
+    if source and not (folder / "data" / f"{stem}.txt").is_file():
+        donor = load(source, root=root)
+        data = read_sdcn(folder, stem, k=entry.get("sdcn_k"), x=donor.x)
+        if not torch.equal(data.y, donor.y):
+            raise ValueError(f"dataset '{name}': the labels of {folder} do not match those of "
+                             f"'{source}', so its features cannot be used for this set")
+    else:
+        data = read_sdcn(folder, stem, k=entry.get("sdcn_k"), x=x)
+    if to_undirected:
+        data.edge_index = _to_undirected(data.edge_index, num_nodes=data.num_nodes)
+    return data, {}
 
 
 # -- building through PyG / OGB --------------------------------------------------------------------

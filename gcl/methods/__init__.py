@@ -21,7 +21,9 @@ from .base import (
 )
 from .csgcl import build_csgcl, csgcl
 from .gca import build_gca, gca
+from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
+from .pamc import PamCTrainer, build_pamc
 from .runner import default_evaluate, default_fit, run
 
 __all__ = [
@@ -35,6 +37,10 @@ __all__ = [
     "CONFIG_DIR",
     "grace",
     "build_grace",
+    "PamCTrainer",
+    "gcn_pamc",
+    "build_gcn_pamc",
+    "build_pamc",
     "run",
     "default_evaluate",
     "default_fit",
