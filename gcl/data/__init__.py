@@ -7,6 +7,8 @@
 * :func:`resolve_root`, :func:`cache_dir` — where raw files are read from (``root``, else
   ``$GCL_DATA``, else the repository's ``datasets/``) and where everything is written
   (``$GCL_CACHE``, else ``~/.cache/gcl``);
+* :func:`load_hetero`, :class:`MetaPathGraph`, :func:`from_hetero_data` — heterogeneous graphs
+  (ACM, DBLP, AMiner, IMDB in the MEOW and HeCo layouts) seen through their meta-paths;
 * :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`.
 
 Only torch and torch_geometric are imported here; ogb is imported by the OGB loader when used.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
 from .fake_ogb import make_fake_ogb
+from .hetero import MetaPathGraph, from_hetero_data, load_hetero
 from .loaders import load
 from .splits import parse_split, random_split
 from .storage import DatasetNotFoundError, cache_dir, resolve_root
@@ -43,4 +46,7 @@ __all__ = [
     "synthetic",
     "RowNormalize",
     "make_fake_ogb",
+    "MetaPathGraph",
+    "load_hetero",
+    "from_hetero_data",
 ]
