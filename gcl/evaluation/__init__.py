@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .clustering import kmeans_clustering
 from .evaluate import evaluate_embeddings
+from .heco import heco_classification, heco_evaluate
 from .metrics import (
     classification_scores,
     cluster_accuracy,
@@ -33,4 +34,6 @@ __all__ = [
     "cluster_f1",
     "clustering_scores",
     "evaluate_embeddings",
+    "heco_classification",
+    "heco_evaluate",
 ]

@@ -20,6 +20,7 @@ from .base import (
     register,
 )
 from .grace import build_grace, grace
+from .meow import build_adameow, build_meow
 from .runner import default_evaluate, default_fit, run
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "CONFIG_DIR",
     "grace",
     "build_grace",
+    "build_meow",
+    "build_adameow",
     "run",
     "default_evaluate",
     "default_fit",
