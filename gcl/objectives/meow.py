@@ -56,7 +56,8 @@ def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: in
         cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
         for _ in range(int(niter)):
             assign = (x @ cent.t()).argmax(1)
-            sums = torch.zeros_like(cent).index_add_(0, assign, x)
+            onehot = F.one_hot(assign, k).to(x.dtype)  # [N, k]; a matmul beats index_add_ on CPU
+            sums = onehot.t() @ x
             counts = torch.bincount(assign, minlength=k)
             empty = counts == 0
             cent = sums / counts.clamp(min=1).unsqueeze(1).to(x.dtype)
