@@ -100,8 +100,14 @@ def naive_encoder(enc: MEOWEncoder, g: MetaPathGraph, inp: dict):
 
     h = {t: proj(t, g.x_dict[t].to_dense()) for t in enc.proj}
     hm = proj("p", inp["x_masked"].to_dense())
-    dense = [a.to_dense() for a in inp["adjs"]]
-    dmask = [a.to_dense() for a in inp["adjs_masked"]]
+    def dense_of(a):
+        if isinstance(a, tuple):  # (A, Aᵀ) CSR pair
+            torch.testing.assert_close(a[1].to_dense(), a[0].to_dense().T)
+            return a[0].to_dense()
+        return a.to_dense()
+
+    dense = [dense_of(a) for a in inp["adjs"]]
+    dmask = [dense_of(a) for a in inp["adjs_masked"]]
     zc = gcn(h["p"], sum(dense) / len(dense))
     zs = []
     for p, ctx in enumerate(g.contexts):
@@ -125,10 +131,11 @@ def naive_encoder(enc: MEOWEncoder, g: MetaPathGraph, inp: dict):
     return zc, z, u, v
 
 
-def test_encoder_matches_dense_reference_values_and_gradients():
+@pytest.mark.parametrize("csr", [True, False])
+def test_encoder_matches_dense_reference_values_and_gradients(csr):
     torch.manual_seed(0)
     g = tiny_graph()
-    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=[0.3, 0.5], feat_mask=0.3, seed=0)
+    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=[0.3, 0.5], feat_mask=0.3, seed=0, csr=csr)
     enc = MEOWEncoder({t: x.shape[1] for t, x in g.x_dict.items()}, "p", [["a"], ["s"]],
                       hidden=8, dropout=0.0)
     enc.eval()

@@ -12,7 +12,47 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["MEOWEncoder", "SharedGCN", "SemanticAttention", "sparse_linear", "context_mean"]
+__all__ = ["MEOWEncoder", "SharedGCN", "SemanticAttention", "sparse_linear", "context_mean",
+           "spmm"]
+
+
+class _PairedSpMM(torch.autograd.Function):
+    """``A @ X`` for a constant sparse ``A`` whose transpose is stored: the backward pass is
+    ``Aᵀ @ grad`` with no per-step transposition, conversion or sort of ``A``."""
+
+    @staticmethod
+    def forward(ctx, a, a_t, x):
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
+
+
+def spmm(adj, x: Tensor) -> Tensor:
+    """Sparse (or dense) matrix times dense ``x``.
+
+    Args:
+        adj: a sparse tensor, a pair ``(A, Aᵀ)`` of sparse tensors (constant ``A``; the
+            backward pass uses the stored transpose), or a dense tensor.
+        x: ``[M, d]`` dense.
+
+    Returns:
+        Tensor: ``[N, d]``.
+
+    Example:
+        >>> a = torch.tensor([[0., 2.], [1., 0.]])
+        >>> x = torch.ones(2, 1, requires_grad=True)
+        >>> spmm((a.to_sparse_csr(), a.t().to_sparse_csr()), x).sum().backward()
+        >>> x.grad.view(-1).tolist()
+        [1.0, 2.0]
+    """
+    if isinstance(adj, tuple):
+        return _PairedSpMM.apply(adj[0], adj[1], x)
+    if adj.layout == torch.strided:
+        return adj @ x
+    return torch.sparse.mm(adj, x)
 
 
 def sparse_linear(x: Tensor, layer: nn.Linear) -> Tensor:
@@ -34,7 +74,8 @@ def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) 
     """Mean of ``h`` over each row's context set (row count clamped to at least 1).
 
     Args:
-        incidence: sparse binary ``[N, M]`` target×context-type incidence.
+        incidence: sparse binary ``[N, M]`` target×context-type incidence (or a pair
+            ``(incidence, its transpose)``, see :func:`spmm`).
         h: ``[M, d]`` projected context-type features.
         inv_count: optional precomputed ``1 / max(row count, 1)`` as ``[N, 1]``.
 
@@ -49,7 +90,7 @@ def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) 
     if inv_count is None:
         count = torch.sparse.sum(incidence, 1).to_dense().clamp(min=1)
         inv_count = (1.0 / count).unsqueeze(1)
-    return torch.sparse.mm(incidence, h) * inv_count
+    return spmm(incidence, h) * inv_count
 
 
 class SharedGCN(nn.Module):
@@ -77,9 +118,8 @@ class SharedGCN(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, adj: Tensor) -> Tensor:
-        mm = torch.sparse.mm if adj.layout != torch.strided else torch.mm  # dense: benchmarks only
-        h = self.act(mm(adj, self.dropout(x @ self.w1)))
-        z = mm(adj, self.dropout(h @ self.w2))
+        h = self.act(spmm(adj, self.dropout(x @ self.w1)))
+        z = spmm(adj, self.dropout(h @ self.w2))
         return F.layer_norm(z, z.shape)
 
 
