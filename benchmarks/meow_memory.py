@@ -97,7 +97,11 @@ def main():
     for variant in ("sparse", "dense"):
         out = subprocess.run([sys.executable, __file__, "--dataset", args.dataset, "--child",
                               variant], capture_output=True, text=True, check=True,
-                             env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                             env={**os.environ, "PYTHONWARNINGS": "ignore",
+                                  # a fixed mmap threshold: every large buffer is mmapped and
+                                  # returned on free, so RSS follows the live memory (glibc's
+                                  # dynamic threshold would keep freed buffers in the heap)
+                                  "MALLOC_MMAP_THRESHOLD_": "131072"})
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1])
     from gcl.results import device_description, versions
