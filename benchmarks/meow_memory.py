@@ -60,7 +60,7 @@ def child(dataset: str, dense: bool) -> dict:
         inp = model.inputs
         inp["adjs"] = [a[0].to_dense() for a in inp["adjs"]]
         inp["adjs_masked"] = [a[0].to_dense() for a in inp["adjs_masked"]]
-        inp["coarse"] = inp["coarse"][0].to_dense()
+        inp["coarse"] = sum(a for a in inp["adjs"]) / len(inp["adjs"])  # the reference's Ā
     gc.collect()
     _trim()  # drop what preprocessing freed; the held inputs stay
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak: it now counts from here
@@ -78,8 +78,10 @@ def child(dataset: str, dense: bool) -> dict:
             return a._nnz() * 20
         return a.numel() * a.element_size()
 
-    adj_bytes = sum(nbytes(a) for a in [*model.inputs["adjs"], *model.inputs["adjs_masked"],
-                                        model.inputs["coarse"]])
+    coarse = model.inputs["coarse"]
+    adj_bytes = sum(nbytes(a) for a in [*model.inputs["adjs"], *model.inputs["adjs_masked"]])
+    if not isinstance(coarse, list):
+        adj_bytes += nbytes(coarse)
     return {"dense": dense, "peak_mb": (peak - base) / 2**20, "adjacency_mb": adj_bytes / 2**20,
             "step_s": step_s, "loss": loss, "num_nodes": graph.num_nodes}
 

@@ -35,7 +35,8 @@ def spmm(adj, x: Tensor) -> Tensor:
 
     Args:
         adj: a sparse tensor, a pair ``(A, Aᵀ)`` of sparse tensors (constant ``A``; the
-            backward pass uses the stored transpose), or a dense tensor.
+            backward pass uses the stored transpose), a dense tensor, or a list of these
+            (their mean times ``x``, without building the mean matrix).
         x: ``[M, d]`` dense.
 
     Returns:
@@ -48,6 +49,8 @@ def spmm(adj, x: Tensor) -> Tensor:
         >>> x.grad.view(-1).tolist()
         [1.0, 2.0]
     """
+    if isinstance(adj, list):  # the mean of several adjacencies, never materialised
+        return sum(spmm(a, x) for a in adj) / len(adj)
     if isinstance(adj, tuple):
         return _PairedSpMM.apply(adj[0], adj[1], x)
     if adj.layout == torch.strided:

@@ -84,8 +84,9 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
             allocation-free) instead of COO (20 bytes per entry) (default: ``True``).
 
     Returns:
-        dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` and
-        ``kept`` (entries kept by PathSim per meta-path).
+        dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` (the list
+        of ``adjs``: the GCN averages their products) and ``kept`` (entries kept by PathSim per
+        meta-path).
 
     Example:
         >>> import scipy.sparse as sp
@@ -103,15 +104,14 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     rng = np.random.default_rng(int(seed))
     gen = torch.Generator().manual_seed(int(seed))
     adjs, masked, kept = [], [], []
-    coarse = None
     for a, k, rate in zip(graph.adjs, ks, rates):
         top = pathsim_topk(a, int(k))
         kept.append(int(top.nnz))
-        norm = normalize_metapath_adj(top)
-        coarse = norm if coarse is None else coarse + norm
-        adjs.append(_to_sparse(norm, device, csr))
+        adjs.append(_to_sparse(normalize_metapath_adj(top), device, csr))
         masked.append(_to_sparse(mask_metapath_edges(top, float(rate), rng), device, csr))
-    coarse = _to_sparse(coarse / p, device, csr)
+    # the coarse adjacency is the mean of the normalised ones: Ā·X = mean_p(A_p·X), so it is
+    # kept as the list of the meta-path adjacencies instead of a third copy of their entries
+    coarse = list(adjs)
     x = {t: v.to(device) for t, v in graph.x_dict.items()}
     x_masked = mask_feature_entries(graph.x, float(feat_mask), gen).to(device)
     contexts = []

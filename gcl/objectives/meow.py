@@ -56,7 +56,8 @@ def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: in
         cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
         for _ in range(int(niter)):
             assign = (x @ cent.t()).argmax(1)
-            onehot = F.one_hot(assign, k).to(x.dtype)  # [N, k]; a matmul beats index_add_ on CPU
+            onehot = torch.zeros(n, k, dtype=x.dtype, device=x.device)
+            onehot[torch.arange(n, device=x.device), assign] = 1  # a matmul beats index_add_
             sums = onehot.t() @ x
             counts = torch.bincount(assign, minlength=k)
             empty = counts == 0
@@ -111,7 +112,7 @@ def _chunk_rows(n: int, chunk: int):
 
 
 def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *,
-                      chunk_size: int = 512) -> Tensor:
+                      chunk_size: int = 128) -> Tensor:
     """MEOW's InfoNCE: mean_i −log[exp(u_i·v_i/τ) / Σ_j w_ij exp(u_i·v_j/τ)], with
     w_ij = Σ_m 1[a_m(i) ≠ a_m(j)] (so w_ii = 0: the positive is not in the denominator).
 
@@ -122,7 +123,7 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
         v: ``[N, d]`` samples (fine view).
         assigns: one ``[N]`` cluster assignment per clustering.
         tau: temperature.
-        chunk_size: rows per chunk (default: 512).
+        chunk_size: rows per chunk (default: 128).
 
     Returns:
         Tensor: scalar loss.
@@ -187,7 +188,7 @@ class MEOWLoss(Objective):
         proto_weight: λ_proto (default: 1.0).
         niter: k-means iterations (default: 20).
         nredo: k-means restarts (default: 5).
-        chunk_size: rows per InfoNCE chunk (default: 512).
+        chunk_size: rows per InfoNCE chunk (default: 128).
 
     Example:
         >>> loss = MEOWLoss(tau=0.5, num_clusters=(2, 3), nredo=1)
@@ -197,7 +198,7 @@ class MEOWLoss(Objective):
     """
 
     def __init__(self, tau: float = 0.4, num_clusters=(100, 300), proto_weight: float = 1.0, *,
-                 niter: int = 20, nredo: int = 5, chunk_size: int = 512):
+                 niter: int = 20, nredo: int = 5, chunk_size: int = 128):
         super().__init__()
         self.tau = check_positive(tau, "tau", "MEOWLoss")
         self.num_clusters = [int(check_positive(k, "num_clusters", "MEOWLoss", integer=True))
