@@ -289,3 +289,25 @@ def test_heterodata_end_to_end(method):
     assert all(0.0 <= s["mean"] <= 1.0 for k, s in scores.items() if k != "ari")
     z = model.embed(g)
     assert z.shape == (n, 8) and torch.isfinite(z).all()
+
+
+def test_adameow_never_builds_a_pair_tensor():
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Largest(TorchDispatchMode):
+        biggest = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor):
+                    Largest.biggest = max(Largest.biggest, t.numel())
+            return out
+
+    n, d, chunk = 300, 64, 32
+    v = F.normalize(torch.randn(n, d), dim=1).requires_grad_()
+    u = F.normalize(torch.randn(n, d), dim=1).requires_grad_()
+    loss = AdaMEOWLoss(d, hidden=16, tau=0.9, chunk_size=chunk)
+    with Largest():
+        loss(v, u).backward()
+    assert Largest.biggest <= chunk * n * 16 < n * n * d
