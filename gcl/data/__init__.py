@@ -7,6 +7,8 @@
 * :func:`resolve_root`, :func:`cache_dir` — where raw files are read from (``root``, else
   ``$GCL_DATA``, else the repository's ``datasets/``) and where everything is written
   (``$GCL_CACHE``, else ``~/.cache/gcl``);
+* :func:`load_hetero`, :class:`MetaPathGraph`, :func:`from_hetero_data` — heterogeneous graphs
+  (ACM, DBLP, AMiner, IMDB in the MEOW and HeCo layouts) seen through their meta-paths;
 * :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`;
 * :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
 from .fake_ogb import make_fake_ogb
+from .hetero import MetaPathGraph, from_hetero_data, load_hetero
 from .loaders import load, ogb_evaluator
 from .sampler import NeighborSampler
 from .splits import parse_split, random_split
@@ -47,4 +50,7 @@ __all__ = [
     "make_fake_ogb",
     "NeighborSampler",
     "ogb_evaluator",
+    "MetaPathGraph",
+    "load_hetero",
+    "from_hetero_data",
 ]

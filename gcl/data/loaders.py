@@ -60,6 +60,7 @@ SPLITS_BY_KIND = {
     "ogb": ("ogb", "random"),
     "synthetic": ("random",),
     "sdcn": ("random",),
+    "hetero": ("fixed-20-40-60",),
 }
 
 _SYNTHETIC_SPLIT_KWARGS = {"train_ratio", "val_ratio", "num_splits", "split_seed"}
@@ -74,7 +75,10 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         name: a dataset name or alias, case-insensitive (``"cora"``, ``"citeseer"``,
             ``"pubmed"``, ``"amazon-photo"``, ``"amazon-computers"``, ``"coauthor-cs"``,
             ``"coauthor-physics"``, ``"wikics"``, ``"ogbn-arxiv"``, ``"ogbn-products"``,
-            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...).
+            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...). The
+            heterogeneous ``"acm"``, ``"dblp"``, ``"aminer"``, ``"imdb"``, ``"heco-acm"``, ...
+            return a :class:`gcl.data.MetaPathGraph` (see :func:`gcl.data.load_hetero`; the
+            split arguments do not apply: their 20/40/60 splits are fixed).
         root: the data root (default: ``$GCL_DATA``, else the repository's ``datasets/``). Its
             layout is the one of the offline mirror: ``planetoid/Cora/raw/ind.cora.*``,
             ``amazon/Photo/raw/*.npz``, ``coauthor/CS/raw/*.npz``, ``wikics/raw/data.json``,
@@ -118,6 +122,10 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
     canonical = canonical_name(name)
     entry = dataset_entry(canonical)
     kind = entry["kind"]
+    if kind == "hetero":
+        from .hetero import load_hetero
+
+        return load_hetero(canonical, root)
     spec = parse_split(split if split is not None else entry.get("default_split", "random"))
     if kind == "ogb" and spec.kind == "public":
         spec = SplitSpec("ogb")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .clustering import kmeans_clustering
 from .evaluate import evaluate_embeddings, ogb_probe
+from .heco import heco_classification, heco_evaluate
 from .links import link_prediction, reconstruction_auc, split_edges
 from .metrics import (
     classification_scores,
@@ -38,4 +39,6 @@ __all__ = [
     "split_edges",
     "link_prediction",
     "reconstruction_auc",
+    "heco_classification",
+    "heco_evaluate",
 ]

@@ -23,6 +23,7 @@ from .csgcl import build_csgcl, csgcl
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
+from .meow import build_adameow, build_meow
 from .pamc import PamCTrainer, build_pamc
 from .runner import default_evaluate, default_fit, run
 
@@ -41,6 +42,8 @@ __all__ = [
     "gcn_pamc",
     "build_gcn_pamc",
     "build_pamc",
+    "build_meow",
+    "build_adameow",
     "run",
     "default_evaluate",
     "default_fit",
