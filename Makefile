@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/loss_scaling.py --device $(BENCH_DEVICE)
 	$(PY) benchmarks/training_step.py --device $(BENCH_DEVICE)
 	$(PY) benchmarks/peer_grace.py
+	$(PY) benchmarks/communities.py --datasets amazon-computers amazon-photo
 	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)
