@@ -104,7 +104,7 @@ def ogb_probe(z: Tensor, data: Any, name: str, **probe_kwargs) -> dict:
 
     evaluator = ogb_evaluator(name)
     probe = linear_probe(z, data.y, data.train_mask, data.val_mask, data.test_mask,
-                         **probe_kwargs)
+                         return_predictions=True, **probe_kwargs)
     y = data.y.view(-1).cpu()
     scores = {}
     for part, mask in (("val", data.val_mask), ("test", data.test_mask)):

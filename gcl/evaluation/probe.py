@@ -209,7 +209,7 @@ def _check_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
 def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask: Any, *,
                  epochs: int = 3000, lr: float = 0.01, weight_decay: float = 0.0,
                  eval_every: int = 20, device: str | torch.device | None = None, seed: int = 0,
-                 num_classes: int | None = None) -> dict:
+                 num_classes: int | None = None, return_predictions: bool = False) -> dict:
     """Linear-probe node classification on frozen embeddings (the GRACE/GCA protocol).
 
     A :class:`LogisticRegression` is trained on the (detached) embeddings of the training nodes
@@ -239,14 +239,16 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
         device: where to train (default: the device of ``z``).
         seed: seed of the probe's initialisation (default: 0).
         num_classes: number of classes (default: the largest label plus one).
+        return_predictions: also return the selected step's predictions (default: ``False``).
 
     Returns:
         dict: ``"accuracy"``, ``"micro_f1"``, ``"macro_f1"``: test scores summarised over the
         splits (:func:`~gcl.evaluation.summarize`: ``{"mean", "std", "values"}``);
         ``"val_accuracy"``: the best validation accuracy of each split, summarised (absent when
         ``val_mask`` is ``None``); ``"best_step"``: the selected step of each split (list of
-        ints); ``"predictions"``: ``{"test": [...], "val": [...]}``, per split the predicted
-        classes of the test (validation) nodes at the selected step, in mask order (for
+        ints); with ``return_predictions``, ``"predictions"``: ``{"test": [...],
+        "val": [...]}``, per split the predicted classes of the test (validation) nodes at the
+        selected step, in mask order (for
         external evaluators such as ``ogb.nodeproppred.Evaluator``; ``"val"`` is ``None``
         without a validation mask).
 
@@ -305,8 +307,11 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     # inference-mode embeddings and callers under no_grad both work: the probe makes its own
     # autograd graph from fresh tensors.
     with torch.inference_mode(False), torch.enable_grad():
-        return _fit(z, y, train, val, test, num_splits, num_classes, d, epochs=epochs, lr=lr,
-                    weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed)
+        result = _fit(z, y, train, val, test, num_splits, num_classes, d, epochs=epochs, lr=lr,
+                      weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed)
+    if not return_predictions:
+        del result["predictions"]
+    return result
 
 
 def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weight_decay,
