@@ -3,6 +3,7 @@
 #               (or on the synthetic graph when no data root holds Cora)
 #   make test   the same setup, then the whole pytest suite
 #   make docs   the same setup plus mkdocs, then build the documentation site into site/
+#   make bench  the benchmark suite, then docs/benchmarks.md
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -42,6 +43,15 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: $(DOCS_STAMP)
 	$(PY) -m mkdocs build --strict
+
+# Every script in benchmarks/ (CPU unless BENCH_DEVICE=cuda), then docs/benchmarks.md.
+BENCH_DEVICE ?= cpu
+bench: $(STAMP)
+	$(PY) benchmarks/loss_scaling.py --device $(BENCH_DEVICE)
+	$(PY) benchmarks/training_step.py --device $(BENCH_DEVICE)
+	$(PY) benchmarks/peer_grace.py
+	$(PY) benchmarks/communities.py --datasets amazon-computers amazon-photo
+	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gcl tests examples benchmarks

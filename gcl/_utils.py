@@ -171,10 +171,11 @@ def validate_graph(data: Any, *, name: str = "data", require_x: bool = True,
     """Check a PyG ``Data`` object before training on it.
 
     Checks that ``edge_index`` is an integer tensor of shape ``[2, E]`` with every index in
-    ``[0, num_nodes)``; that ``x`` (when present or required) is a 2-D floating tensor with one
-    row per node and only finite values; that ``y`` (when present) has one entry per node; and
-    that the graph has at least one node. Isolated nodes, self-loops and duplicate edges are
-    allowed: the encoders handle them.
+    ``[0, num_nodes)``; that ``x`` (when present or required) is a dense 2-D floating tensor with
+    one row per node and only finite values; that ``edge_weight`` (when present) has one finite
+    value per edge; that ``y`` and the split masks (``train_mask``, ``val_mask``, ``test_mask``,
+    when present) have one entry per node; and that the graph has at least one node. Isolated
+    nodes, self-loops and duplicate edges are allowed: the encoders handle them.
 
     Args:
         data: the graph.
@@ -189,6 +190,11 @@ def validate_graph(data: Any, *, name: str = "data", require_x: bool = True,
         >>> from torch_geometric.data import Data
         >>> validate_graph(Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1], [1, 2]])))
     """
+    if not hasattr(data, "edge_index") or not hasattr(data, "num_nodes"):
+        raise ValueError(
+            f"{name} must be a torch_geometric.data.Data graph (with x and edge_index), got "
+            f"{type(data).__name__}"
+        )
     edge_index = getattr(data, "edge_index", None)
     if edge_index is None:
         raise ValueError(f"{name}.edge_index is missing: give the graph a [2, E] edge_index tensor")
@@ -221,6 +227,8 @@ def validate_graph(data: Any, *, name: str = "data", require_x: bool = True,
         if require_x:
             raise ValueError(f"{name}.x is missing: give every node a feature row ([N, F] tensor)")
     else:
+        if isinstance(x, Tensor) and x.layout != torch.strided:
+            raise ValueError(f"{name}.x is a sparse tensor ({x.layout}); pass x.to_dense()")
         if not isinstance(x, Tensor) or x.dim() != 2:
             shape = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"{name}.x must be a 2-D [num_nodes, num_features] tensor, got {shape}")
@@ -237,12 +245,37 @@ def validate_graph(data: Any, *, name: str = "data", require_x: bool = True,
                 f"{name}.x holds NaN or infinite values in {bad_rows.numel()} row(s) "
                 f"(first: node {int(bad_rows[0])}); impute or drop them before training"
             )
+    edge_weight = getattr(data, "edge_weight", None)
+    if edge_weight is not None:
+        if not isinstance(edge_weight, Tensor) or edge_weight.dim() != 1 \
+                or edge_weight.numel() != edge_index.size(1):
+            shape = list(edge_weight.shape) if isinstance(edge_weight, Tensor) else \
+                type(edge_weight).__name__
+            raise ValueError(
+                f"{name}.edge_weight must be a [E] tensor with one weight per edge "
+                f"(E = {edge_index.size(1)}), got {shape}; filter it together with edge_index"
+            )
+        if not edge_weight.is_floating_point():
+            raise ValueError(f"{name}.edge_weight must be a floating tensor, got "
+                             f"{edge_weight.dtype}; use edge_weight.float()")
+        if not bool(torch.isfinite(edge_weight).all()):
+            bad = int((~torch.isfinite(edge_weight)).sum())
+            raise ValueError(f"{name}.edge_weight holds {bad} NaN or infinite value(s); fix or "
+                             "drop those edges before training")
+    for key in ("train_mask", "val_mask", "test_mask"):
+        mask = getattr(data, key, None)
+        if isinstance(mask, Tensor) and mask.dtype == torch.bool and (
+                mask.dim() == 0 or mask.size(0) != num_nodes):
+            raise ValueError(
+                f"{name}.{key} has shape {list(mask.shape)} but the graph has {num_nodes} nodes; "
+                "a boolean mask needs one entry per node ([N] or [N, num_splits])"
+            )
     y = getattr(data, "y", None)
     if y is None:
         if require_y:
             raise ValueError(f"{name}.y is missing: evaluation needs one label per node")
-    elif isinstance(y, Tensor) and y.size(0) != num_nodes:
+    elif isinstance(y, Tensor) and (y.dim() == 0 or y.size(0) != num_nodes):
         raise ValueError(
-            f"{name}.y has {y.size(0)} entries but the graph has {num_nodes} nodes; "
+            f"{name}.y has {y.size(0) if y.dim() else 0} entries but the graph has {num_nodes} nodes; "
             "labels need one entry per node"
         )

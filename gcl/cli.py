@@ -36,6 +36,15 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+def _add_pot_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--pot", action="store_true",
+                   help="add the POT regularizer (2-layer GCN encoders with edge-dropping views)")
+    p.add_argument("--kappa", type=float, default=None,
+                   help="POT weight: (1 - kappa) * objective + kappa * POT (default: 0.5)")
+    p.add_argument("--pot-batch", type=int, default=None,
+                   help="POT node-chunk size (default: all nodes)")
+
+
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE.yaml",
                    help="YAML file layered over the method's shipped per-dataset configuration")
@@ -50,6 +59,7 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: only on a terminal)")
     p.add_argument("--quiet", action="store_true", help="print only the final table")
+    _add_pot_args(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=0, metavar="K",
                    help="linear-probe the embeddings every K epochs (0: off); the scores are "
                         "kept in the record and plotted")
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="keep a resumable checkpoint of each run in DIR/seed-<seed>/")
+    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
+                   help="checkpoint period in epochs")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the runs from their checkpoints in --checkpoint-dir")
 
     p = sub.add_parser("plot", formatter_class=_Formatter,
                        help="plot a result record (training curves, t-SNE of embeddings)",
@@ -124,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one configuration key (repeatable); recorded in the row")
     p.add_argument("--label", default=None,
-                   help="row label in the table (default: the method name in capitals)")
+                   help="row label in the table (default: the method name in capitals, "
+                        "with +POT when POT is on)")
+    _add_pot_args(p)
     p.add_argument("--protocol", default="",
                    help="protocol tag: rows with different tags go to separate tables")
     p.add_argument("--results-dir", default="results", help="where result records are kept")
@@ -192,6 +210,12 @@ def _overrides(args) -> dict:
         out["epochs"] = args.epochs
     if getattr(args, "eval_every", 0):
         out["monitor_every"] = args.eval_every
+    if getattr(args, "pot", False):
+        out["pot"] = True
+    if getattr(args, "kappa", None) is not None:
+        out["kappa"] = args.kappa
+    if getattr(args, "pot_batch", None) is not None:
+        out["pot_batch"] = args.pot_batch
     return out
 
 
@@ -205,7 +229,9 @@ def _cmd_train(args) -> int:
         save_emb = Path(args.plot) / f"{args.method}-{args.dataset}-embeddings.pt"
     record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
                  runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=log, save_embeddings=save_emb)
+                 progress=args.progress, log=log, save_embeddings=save_emb,
+                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                 resume=args.resume)
     out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
@@ -236,7 +262,10 @@ def _cmd_reproduce(args) -> int:
     from .reporting import write_reproduction
     from .results import write_json
 
-    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
+    overrides = _overrides(args)
+    if args.label is None and overrides.get("pot"):
+        args.label = f"{args.method.upper()}+POT"
+    record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
                  runs=args.seeds,
                  seed=args.seed, device=args.device, data_root=args.data_root,
                  progress=args.progress, log=lambda msg: print(msg, file=sys.stderr))
@@ -341,6 +370,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gcl {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:
+        from .pipeline import NonFiniteLossError
+
+        if not isinstance(err, NonFiniteLossError) or os.environ.get("GCL_DEBUG"):
+            raise
+        print(f"gcl {args.command}: error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

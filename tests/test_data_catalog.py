@@ -11,8 +11,9 @@ from gcl.data import canonical_name, catalog, dataset_status, list_datasets
 from gcl.data.catalog import catalog_path, dataset_entry
 
 EXPECTED = ["cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
-            "coauthor-physics", "wikics", "ogbn-arxiv", "ogbn-products", "synthetic"]
-KINDS = {"planetoid", "amazon", "coauthor", "wikics", "ogb", "synthetic"}
+            "coauthor-physics", "wikics", "ogbn-arxiv", "ogbn-products", "sdcn-cite", "synthetic",
+            "acm", "dblp", "aminer", "imdb", "heco-acm", "heco-dblp", "heco-aminer"]
+KINDS = {"planetoid", "amazon", "coauthor", "wikics", "ogb", "sdcn", "synthetic", "hetero"}
 
 
 def test_catalog_lists_every_dataset():

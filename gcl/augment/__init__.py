@@ -5,6 +5,7 @@ Example:
     >>> view = Compose([DropEdge(p=0.2), MaskFeature(p=0.3)])
 """
 
+from .adaptive import AdaptiveEdgeDropping, AdaptiveFeatureMasking
 from .base import (
     Augmentation,
     Compose,
@@ -15,6 +16,8 @@ from .base import (
     mask_columns,
 )
 from .basic import DropEdge, MaskFeature, apply_edge_mask
+from .communal import CommunalAttributeVoting, CommunalEdgeDropping
+from .communities import Communities, get_communities
 
 __all__ = [
     "Augmentation",
@@ -27,4 +30,10 @@ __all__ = [
     "mask_columns",
     "apply_edge_mask",
     "edge_attribute_keys",
+    "Communities",
+    "get_communities",
+    "CommunalAttributeVoting",
+    "CommunalEdgeDropping",
+    "AdaptiveEdgeDropping",
+    "AdaptiveFeatureMasking",
 ]

@@ -7,7 +7,10 @@
 * :func:`resolve_root`, :func:`cache_dir` — where raw files are read from (``root``, else
   ``$GCL_DATA``, else the repository's ``datasets/``) and where everything is written
   (``$GCL_CACHE``, else ``~/.cache/gcl``);
-* :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`.
+* :func:`load_hetero`, :class:`MetaPathGraph`, :func:`from_hetero_data` — heterogeneous graphs
+  (ACM, DBLP, AMiner, IMDB in the MEOW and HeCo layouts) seen through their meta-paths;
+* :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`;
+* :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`.
 
 Only torch and torch_geometric are imported here; ogb is imported by the OGB loader when used.
 
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
 from .fake_ogb import make_fake_ogb
-from .loaders import load
+from .hetero import MetaPathGraph, from_hetero_data, load_hetero
+from .loaders import load, ogb_evaluator
+from .sampler import NeighborSampler
 from .splits import parse_split, random_split
 from .storage import DatasetNotFoundError, cache_dir, resolve_root
 from .synthetic import synthetic
@@ -43,4 +48,9 @@ __all__ = [
     "synthetic",
     "RowNormalize",
     "make_fake_ogb",
+    "NeighborSampler",
+    "ogb_evaluator",
+    "MetaPathGraph",
+    "load_hetero",
+    "from_hetero_data",
 ]

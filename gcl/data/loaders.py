@@ -49,7 +49,7 @@ from .storage import (
 from .synthetic import synthetic
 from .transforms import RowNormalize
 
-__all__ = ["load", "SPLITS_BY_KIND"]
+__all__ = ["load", "ogb_evaluator", "SPLITS_BY_KIND"]
 
 #: the ``split=`` kinds each dataset kind supports (the first is the default)
 SPLITS_BY_KIND = {
@@ -59,6 +59,8 @@ SPLITS_BY_KIND = {
     "wikics": ("public", "random"),
     "ogb": ("ogb", "random"),
     "synthetic": ("random",),
+    "sdcn": ("random",),
+    "hetero": ("fixed-20-40-60",),
 }
 
 _SYNTHETIC_SPLIT_KWARGS = {"train_ratio", "val_ratio", "num_splits", "split_seed"}
@@ -73,7 +75,10 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         name: a dataset name or alias, case-insensitive (``"cora"``, ``"citeseer"``,
             ``"pubmed"``, ``"amazon-photo"``, ``"amazon-computers"``, ``"coauthor-cs"``,
             ``"coauthor-physics"``, ``"wikics"``, ``"ogbn-arxiv"``, ``"ogbn-products"``,
-            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...).
+            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...). The
+            heterogeneous ``"acm"``, ``"dblp"``, ``"aminer"``, ``"imdb"``, ``"heco-acm"``, ...
+            return a :class:`gcl.data.MetaPathGraph` (see :func:`gcl.data.load_hetero`; the
+            split arguments do not apply: their 20/40/60 splits are fixed).
         root: the data root (default: ``$GCL_DATA``, else the repository's ``datasets/``). Its
             layout is the one of the offline mirror: ``planetoid/Cora/raw/ind.cora.*``,
             ``amazon/Photo/raw/*.npz``, ``coauthor/CS/raw/*.npz``, ``wikics/raw/data.json``,
@@ -117,6 +122,10 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
     canonical = canonical_name(name)
     entry = dataset_entry(canonical)
     kind = entry["kind"]
+    if kind == "hetero":
+        from .hetero import load_hetero
+
+        return load_hetero(canonical, root)
     spec = parse_split(split if split is not None else entry.get("default_split", "random"))
     if kind == "ogb" and spec.kind == "public":
         spec = SplitSpec("ogb")
@@ -172,6 +181,8 @@ def _expected(entry: dict, base: Path) -> list[tuple[Path, str | None, int | Non
 def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
                   to_undirected: bool) -> tuple[Data, dict]:
     name = entry["name"]
+    if entry["kind"] == "sdcn":
+        return _build_sdcn(entry, root, root_source=root_source, to_undirected=to_undirected)
     mirror_folder = entry.get("mirror_folder", ".")
     folder, missing = locate_files(entry, root)
     if folder is not None:
@@ -245,6 +256,31 @@ def _offline(cls, name: str):
     return type(cls.__name__, (cls,), {"download": download})
 
 
+def _build_sdcn(entry: dict, root: Path, *, root_source: str,
+                to_undirected: bool) -> tuple[Data, dict]:
+    """An SDCN-layout set; features from ``data/<stem>.txt``, else from ``features_from``."""
+    from .sdcn import read_sdcn
+
+    name = entry["name"]
+    folder, missing = locate_files(entry, root)
+    if folder is None:
+        raise _not_found(entry, root, missing, root_source)
+    verify_files(_expected(entry, folder), dataset=name)
+    stem, source = entry["sdcn_name"], entry.get("features_from")
+    x = None
+    if source and not (folder / "data" / f"{stem}.txt").is_file():
+        donor = load(source, root=root)
+        data = read_sdcn(folder, stem, k=entry.get("sdcn_k"), x=donor.x)
+        if not torch.equal(data.y, donor.y):
+            raise ValueError(f"dataset '{name}': the labels of {folder} do not match those of "
+                             f"'{source}', so its features cannot be used for this set")
+    else:
+        data = read_sdcn(folder, stem, k=entry.get("sdcn_k"), x=x)
+    if to_undirected:
+        data.edge_index = _to_undirected(data.edge_index, num_nodes=data.num_nodes)
+    return data, {}
+
+
 # -- building through PyG / OGB --------------------------------------------------------------------
 
 
@@ -310,6 +346,28 @@ def _import_ogb_offline():
 
         add_safe([DataEdgeAttr, DataTensorAttr, GlobalStorage])
     return PygNodePropPredDataset
+
+
+def ogb_evaluator(name: str):
+    """OGB's official ``Evaluator`` for ``ogbn-arxiv`` / ``ogbn-products``, imported offline.
+
+    Args:
+        name: the OGB dataset name (``"ogbn-arxiv"`` or ``"ogbn-products"``).
+
+    Returns:
+        ogb.nodeproppred.Evaluator: call ``.eval({"y_true": [n, 1], "y_pred": [n, 1]})``.
+
+    Example:
+        >>> ev = ogb_evaluator("ogbn-arxiv")
+        >>> ev.eval({"y_true": torch.tensor([[1], [2]]), "y_pred": torch.tensor([[1], [0]])})
+        {'acc': 0.5}
+    """
+    if name not in ("ogbn-arxiv", "ogbn-products"):
+        raise ValueError(f"ogb_evaluator: expected 'ogbn-arxiv' or 'ogbn-products', got {name!r}")
+    _import_ogb_offline()
+    from ogb.nodeproppred import Evaluator
+
+    return Evaluator(name)
 
 
 def _build_ogb(entry: dict, pyg_root: Path, *, allow_download: bool,

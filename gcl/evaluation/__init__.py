@@ -13,7 +13,9 @@ Example:
 from __future__ import annotations
 
 from .clustering import kmeans_clustering
-from .evaluate import evaluate_embeddings
+from .evaluate import evaluate_embeddings, ogb_probe
+from .heco import heco_classification, heco_evaluate
+from .links import link_prediction, reconstruction_auc, split_edges
 from .metrics import (
     classification_scores,
     cluster_accuracy,
@@ -33,4 +35,10 @@ __all__ = [
     "cluster_f1",
     "clustering_scores",
     "evaluate_embeddings",
+    "ogb_probe",
+    "split_edges",
+    "link_prediction",
+    "reconstruction_auc",
+    "heco_classification",
+    "heco_evaluate",
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from .clustering import kmeans_clustering
 from .probe import linear_probe
 
-__all__ = ["evaluate_embeddings"]
+__all__ = ["evaluate_embeddings", "ogb_probe"]
 
 
 def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering: bool = True,
@@ -71,3 +72,45 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
         out["cluster_acc"] = res["acc"]
         out["cluster_f1"] = res["f1"]
     return out
+
+
+def ogb_probe(z: Tensor, data: Any, name: str, **probe_kwargs) -> dict:
+    """Linear probe on an OGB node-property split, scored by OGB's own ``Evaluator``.
+
+    The probe (:func:`~gcl.evaluation.linear_probe`) trains on ``data.train_mask``, selects its
+    step on ``data.val_mask`` (the masks :func:`gcl.data.load` builds from
+    ``get_idx_split()``), and OGB's ``Evaluator(name)`` scores the selected predictions.
+
+    Args:
+        z: embeddings ``[N, d]``.
+        data: the OGB graph with ``y``, ``train_mask``, ``val_mask`` and ``test_mask``.
+        name: ``"ogbn-arxiv"`` or ``"ogbn-products"``.
+        **probe_kwargs: passed to the probe (``epochs``, ``lr``, ``seed``, ...).
+
+    Returns:
+        dict: ``{"val_acc": float, "test_acc": float}`` from OGB's evaluator.
+
+    Example:
+        >>> from torch_geometric.data import Data
+        >>> y = torch.arange(60) % 3
+        >>> z = torch.nn.functional.one_hot(y, 3).float() * 5
+        >>> idx = torch.arange(60)
+        >>> data = Data(y=y.view(-1, 1), train_mask=idx < 20,
+        ...             val_mask=(idx >= 20) & (idx < 40), test_mask=idx >= 40)
+        >>> ogb_probe(z, data, "ogbn-arxiv", epochs=100)
+        {'val_acc': 1.0, 'test_acc': 1.0}
+    """
+    from ..data import ogb_evaluator
+
+    evaluator = ogb_evaluator(name)
+    probe = linear_probe(z, data.y, data.train_mask, data.val_mask, data.test_mask,
+                         return_predictions=True, **probe_kwargs)
+    y = data.y.view(-1).cpu()
+    scores = {}
+    for part, mask in (("val", data.val_mask), ("test", data.test_mask)):
+        pred = probe["predictions"][part][0]
+        mask = mask.cpu()
+        idx = mask.nonzero().view(-1) if mask.dtype == torch.bool else mask.view(-1)
+        scores[f"{part}_acc"] = evaluator.eval({"y_true": y[idx].view(-1, 1),
+                                                "y_pred": pred.view(-1, 1)})["acc"]
+    return scores

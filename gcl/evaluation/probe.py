@@ -209,7 +209,7 @@ def _check_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
 def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask: Any, *,
                  epochs: int = 3000, lr: float = 0.01, weight_decay: float = 0.0,
                  eval_every: int = 20, device: str | torch.device | None = None, seed: int = 0,
-                 num_classes: int | None = None) -> dict:
+                 num_classes: int | None = None, return_predictions: bool = False) -> dict:
     """Linear-probe node classification on frozen embeddings (the GRACE/GCA protocol).
 
     A :class:`LogisticRegression` is trained on the (detached) embeddings of the training nodes
@@ -239,13 +239,18 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
         device: where to train (default: the device of ``z``).
         seed: seed of the probe's initialisation (default: 0).
         num_classes: number of classes (default: the largest label plus one).
+        return_predictions: also return the selected step's predictions (default: ``False``).
 
     Returns:
         dict: ``"accuracy"``, ``"micro_f1"``, ``"macro_f1"``: test scores summarised over the
         splits (:func:`~gcl.evaluation.summarize`: ``{"mean", "std", "values"}``);
         ``"val_accuracy"``: the best validation accuracy of each split, summarised (absent when
         ``val_mask`` is ``None``); ``"best_step"``: the selected step of each split (list of
-        ints).
+        ints); with ``return_predictions``, ``"predictions"``: ``{"test": [...],
+        "val": [...]}``, per split the predicted classes of the test (validation) nodes at the
+        selected step, in mask order (for
+        external evaluators such as ``ogb.nodeproppred.Evaluator``; ``"val"`` is ``None``
+        without a validation mask).
 
     Raises:
         ValueError: for malformed embeddings, labels or masks (wrong length or shape, empty
@@ -302,8 +307,11 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     # inference-mode embeddings and callers under no_grad both work: the probe makes its own
     # autograd graph from fresh tensors.
     with torch.inference_mode(False), torch.enable_grad():
-        return _fit(z, y, train, val, test, num_splits, num_classes, d, epochs=epochs, lr=lr,
-                    weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed)
+        result = _fit(z, y, train, val, test, num_splits, num_classes, d, epochs=epochs, lr=lr,
+                      weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed)
+    if not return_predictions:
+        del result["predictions"]
+    return result
 
 
 def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weight_decay,
@@ -340,6 +348,8 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
     best_hits = torch.full((num_splits,), -1, device=device, dtype=torch.long)
     best_step = torch.zeros(num_splits, dtype=torch.long, device=device)
     best_pred = torch.zeros(num_splits, x_te.size(1), dtype=torch.long, device=device)
+    best_val_pred = None if val is None else torch.zeros(num_splits, x_va.size(1), dtype=torch.long,
+                                                         device=device)
     x_tr_b = x_tr.expand(num_splits, -1, -1)
     for step in range(1, epochs + 1):
         opt.zero_grad(set_to_none=True)
@@ -354,6 +364,7 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
                 hits = ((predict(x_va) == y_va) & valid_va).sum(1)
                 improved = hits > best_hits
                 if bool(improved.any()):
+                    best_val_pred = torch.where(improved[:, None], predict(x_va), best_val_pred)
                     best_hits = torch.where(improved, hits, best_hits)
                     best_step = torch.where(improved, step, best_step)
                     best_pred = torch.where(improved[:, None], predict(x_te), best_pred)
@@ -374,4 +385,10 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
         n_val = val.counts.double().expand(num_splits)
         result["val_accuracy"] = summarize(best_hits.cpu().double() / n_val)
     result["best_step"] = [int(s) for s in best_step.cpu()]
+    result["predictions"] = {
+        "test": [best_pred[s][valid_te[s if y_te.size(0) > 1 else 0]] for s in range(num_splits)],
+        "val": None if val is None else [
+            best_val_pred[s].cpu()[valid_va.cpu()[s if valid_va.size(0) > 1 else 0]]
+            for s in range(num_splits)],
+    }
     return result

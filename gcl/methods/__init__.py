@@ -19,7 +19,12 @@ from .base import (
     recipe_kwargs,
     register,
 )
+from .csgcl import build_csgcl, csgcl
+from .gca import build_gca, gca
+from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
+from .meow import build_adameow, build_meow
+from .pamc import PamCTrainer, build_pamc
 from .runner import default_evaluate, default_fit, run
 
 __all__ = [
@@ -33,7 +38,17 @@ __all__ = [
     "CONFIG_DIR",
     "grace",
     "build_grace",
+    "PamCTrainer",
+    "gcn_pamc",
+    "build_gcn_pamc",
+    "build_pamc",
+    "build_meow",
+    "build_adameow",
     "run",
     "default_evaluate",
     "default_fit",
+    "csgcl",
+    "build_csgcl",
+    "gca",
+    "build_gca",
 ]

@@ -15,9 +15,16 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
-           "parse_override", "recipe_kwargs", "CONFIG_DIR"]
+           "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+#: Configuration keys every method accepts (plug-ins applied by the runner to any recipe whose
+#: pipeline supports them): ``pot`` adds the POT regularizer (2-layer GCN, edge-dropping views)
+#: with weight ``kappa``, node chunks of ``pot_batch`` and the certified variant ``pot_sound``.
+#: ``monitor_every`` / ``monitor_probe_epochs`` probe the embeddings every K epochs during training
+#: (``gcl train --eval-every K``, see ``default_fit``).
+GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs")
 _REGISTRY: dict[str, Method] = {}
 
 
@@ -178,10 +185,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-# Keys every method accepts: they steer the runner, not the recipe (see ``default_fit``).
-RUNNER_KEYS = frozenset({"monitor_every", "monitor_probe_epochs"})
-
-
 def load_config(method: str, dataset: str, path: str | Path | None = None,
                 overrides: dict | None = None) -> dict:
     """The configuration of ``method`` on ``dataset``.
@@ -189,8 +192,8 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     Layers, later ones winning: the method's ``defaults``, its section for ``dataset``, the
     user's YAML file ``path`` (either a flat mapping, or ``defaults``/``datasets`` sections like
     the shipped files), then ``overrides``. Unknown keys in user input raise a ``ValueError``,
-    so typos never pass silently. Keys of every method's runner (``RUNNER_KEYS``:
-    ``monitor_every``, ``monitor_probe_epochs``) are always accepted.
+    so typos never pass silently. The keys every method accepts (:data:`GENERIC_KEYS`) are
+    always known.
 
     Args:
         method: a registered method name.
@@ -209,7 +212,7 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
     config = copy.deepcopy(shipped.get("defaults", {}))
-    known = set(config) | RUNNER_KEYS
+    known = set(config) | set(GENERIC_KEYS)
     for section in shipped.get("datasets", {}).values():
         known.update(section or {})
     config.update(copy.deepcopy(shipped.get("datasets", {}).get(dataset, {}) or {}))

@@ -13,11 +13,35 @@ from .._utils import check_positive, resolve_device, seed_everything
 from ..results import make_record
 from .base import get_method, load_config
 
-__all__ = ["run", "default_evaluate", "default_fit", "load_method_data"]
+__all__ = ["run", "default_evaluate", "default_fit", "load_method_data", "apply_plugins"]
+
+
+def apply_plugins(pipeline, config: dict):
+    """Apply the method-independent options of ``config`` to a built pipeline: ``pot: true``
+    adds :class:`gcl.objectives.POT` (``kappa``, ``pot_batch``, ``pot_sound``), for any recipe with
+    a 2-layer GCN encoder and edge-dropping views. Returns the pipeline.
+
+    Example:
+        >>> from gcl.methods.grace import grace
+        >>> pipe = apply_plugins(grace(8, hidden=8, proj_hidden=8, device="cpu"),
+        ...                      {"pot": True, "kappa": 0.4})
+        >>> pipe.regularizers[0]
+        POT(kappa=0.4, pot_batch=None, sound=False)
+    """
+    if config.get("pot"):
+        from ..objectives.pot import add_pot
+
+        add_pot(pipeline, kappa=float(config.get("kappa", 0.5)),
+                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)))
+    return pipeline
 
 
 def default_fit(pipeline, data, config: dict):
     """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs.
+
+    With ``config["task"] == "link"`` the undirected edges are first split (a fraction
+    ``link_test_ratio`` held out, seeded from the run's RNG) and the pipeline trains on the
+    training edges only; the split is kept on the pipeline as ``link_split`` for evaluation.
 
     With ``config["monitor_every"] = K > 0`` (``gcl train --eval-every K``) the embeddings are
     scored every ``K`` epochs and after the last one by a linear probe (validation and test
@@ -27,7 +51,7 @@ def default_fit(pipeline, data, config: dict):
     Args:
         pipeline: the method's :class:`~gcl.Pipeline`.
         data: the graph.
-        config: the run configuration (``epochs``, optional ``monitor_every``).
+        config: the run configuration (``epochs``, optional ``task``, ``monitor_every``).
 
     Returns:
         History: the pipeline's training history.
@@ -47,6 +71,13 @@ def default_fit(pipeline, data, config: dict):
     if every > 0:
         callbacks.append(_monitor(every, int(config.get("monitor_probe_epochs", 300)),
                                   float(config.get("probe_lr", 0.01))))
+    if config.get("task", "node") == "link":
+        from ..evaluation.links import split_edges
+
+        split_seed = int(torch.randint(0, 2**31 - 1, ()).item())
+        split = split_edges(data, float(config.get("link_test_ratio", 0.1)), seed=split_seed)
+        pipeline.link_split = split
+        return pipeline.fit(split.train_data, epochs=int(config["epochs"]), callbacks=callbacks)
     return pipeline.fit(data, epochs=int(config["epochs"]), callbacks=callbacks)
 
 
@@ -89,6 +120,11 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
     """
     from ..evaluation import evaluate_embeddings
 
+    task = config.get("task", "node")
+    if task not in ("node", "link"):
+        raise ValueError(f"config key 'task' must be 'node' or 'link', got {task!r}")
+    if task == "link":
+        return _link_evaluate(pipeline, data, config, seed)
     z = pipeline.embed(data)
     probe_kwargs = {
         "epochs": int(config.get("probe_epochs", 3000)),
@@ -96,10 +132,31 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
         "eval_every": int(config.get("probe_eval_every", 20)),
         "seed": seed,
     }
-    return evaluate_embeddings(
+    scores = evaluate_embeddings(
         z, data, probe=True, clustering=bool(config.get("clustering", True)),
         probe_kwargs=probe_kwargs, cluster_kwargs={},
     )
+    if config.get("reconstruction_auc", False):
+        from ..evaluation.links import reconstruction_auc
+
+        scores.update(reconstruction_auc(z, data.edge_index, data.num_nodes, seed=seed))
+    return scores
+
+
+def _link_evaluate(pipeline, data, config: dict, seed: int) -> dict:
+    """Held-out link prediction (AUC, AP) on the split made by :func:`default_fit`; with
+    ``reconstruction_auc`` also the reference's reconstruction AUC on the training edges."""
+    from ..evaluation.links import link_prediction, reconstruction_auc
+
+    split = getattr(pipeline, "link_split", None)
+    if split is None:
+        raise ValueError("task 'link' needs the edge split made while training: train with "
+                         "gcl.methods.default_fit (or set pipeline.link_split)")
+    z = pipeline.embed(split.train_data)
+    scores = link_prediction(z, split)
+    if config.get("reconstruction_auc", False):
+        scores.update(reconstruction_auc(z, split.train_data.edge_index, data.num_nodes, seed=seed))
+    return scores
 
 
 def load_method_data(dataset: str, config: dict, *, root=None, seed: int = 0):
@@ -128,7 +185,8 @@ def load_method_data(dataset: str, config: dict, *, root=None, seed: int = 0):
 def run(method: str, dataset: str, *, config_path=None, overrides: dict | None = None,
         runs: int = 1, seed: int = 0, device: str = "auto", data_root=None,
         progress: bool | None = None, log: Callable[[str], None] | None = print,
-        save_embeddings: str | Path | None = None) -> dict:
+        save_embeddings: str | Path | None = None, checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int | None = None, resume: bool = False) -> dict:
     """Train and evaluate ``method`` on ``dataset`` ``runs`` times (seeds ``seed .. seed+runs-1``).
 
     Each run seeds everything, loads the data (random splits are drawn with the run's seed),
@@ -147,6 +205,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         progress: progress bars (default: only on a terminal).
         log: where to print one line per run (``None`` for silence).
         save_embeddings: save the last run's embeddings, labels and split masks to this file.
+        checkpoint_dir: keep a resumable checkpoint of each run in ``checkpoint_dir/seed-<s>/``
+            (see :meth:`gcl.Pipeline.fit`); default: none.
+        checkpoint_every: checkpoint period in epochs (default: 10).
+        resume: continue each run from its checkpoint when there is one; finished runs are
+            only re-evaluated (default: ``False``).
 
     Returns:
         dict: the result record (see :mod:`gcl.results`); metrics are summarised over runs,
@@ -162,6 +225,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
 
     check_positive(runs, "runs", "run", integer=True)
     check_positive(seed, "seed", "run", allow_zero=True, integer=True)
+    if checkpoint_every is not None:
+        check_positive(checkpoint_every, "checkpoint_every", "run", integer=True)
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume needs a checkpoint folder: pass checkpoint_dir "
+                         "(gcl train --checkpoint-dir DIR --resume)")
     spec = get_method(method)
     config = load_config(spec.name, dataset, config_path, overrides)
     dev = resolve_device(device)
@@ -178,6 +246,12 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         seed_everything(s)
         data = load_method_data(dataset, config, root=data_root, seed=s)
         pipeline = spec.build({**config, "device": str(dev), "progress": progress}, data)
+        if checkpoint_dir is not None:
+            pipeline.meta.update(method=spec.name, dataset=dataset, seed=s,
+                                 config={k: v for k, v in config.items() if k != "epochs"})
+            pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
+                                           checkpoint_every, resume)
+        apply_plugins(pipeline, config)
         t0 = time.perf_counter()
         history = fit(pipeline, data, config)
         train_s = time.perf_counter() - t0
@@ -192,6 +266,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
             "epochs": len(history.epochs),
             "loss": [e["loss"] for e in history.epochs],
             "evals": history.evals,
+            "meta": dict(history.meta),
         })
         if save_embeddings is not None and r == runs - 1:
             last_z = pipeline.embed(data).cpu()

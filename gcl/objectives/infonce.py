@@ -157,6 +157,10 @@ class InfoNCE(Objective):
     def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True,
                  block_size: int | None = None) -> None:
         super().__init__()
+        if block_size is not None and (isinstance(block_size, bool)
+                                       or not isinstance(block_size, int) or block_size < 0):
+            raise ValueError(f"argument 'block_size' of InfoNCE must be None, 0 (dense) or a "
+                             f"positive integer, got {block_size!r}")
         self.block_size = block_size
         self.tau = float(check_positive(tau, "tau", "InfoNCE"))
         self.intra_view = bool(intra_view)

@@ -1,0 +1,196 @@
+"""Dense vs blockwise InfoNCE: forward+backward time, peak memory and FLOP/s as N grows.
+
+Each (implementation, N) point runs in its own subprocess, so its peak memory is measured from a
+clean process (the peak resident set size above the level after the inputs were made), and a
+dense point that cannot allocate its N×N matrices fails alone: the subprocess's address space is
+capped (``--mem-cap-gb``) so it stops with an allocation error instead of waking the OOM killer.
+
+FLOP/s counts the matrix products the implementation executes (the exp/log work is not counted):
+the dense loss runs 3 products forward and 6 backward (18·N²·d flops), the blockwise one recomputes
+the 3 forward products in its backward pass (24·N²·d). "% of matmul" divides that rate by the rate
+of the same sequence of matrix products, with the same shapes, run alone on the same device.
+
+Usage:
+    python benchmarks/loss_scaling.py                      # N = 1k .. 50k, d = 128
+    python benchmarks/loss_scaling.py --sizes 1000 4000 --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import torch
+
+
+def _products(impl: str, n: int, d: int, block: int) -> list[tuple[int, int, int]]:
+    """The (m, k, n) shapes of the matrix products one forward+backward executes."""
+    if impl == "dense":
+        return [(n, d, n)] * 3 + [(n, n, d)] * 6
+    shapes = []
+    for s in range(0, n, block):
+        b = min(block, n - s)
+        shapes += [(b, d, n)] * 6  # forward + recomputation in backward
+        shapes += [(b, n, d)] * 3 + [(n, b, d)] * 3  # gradients of both factors
+    return shapes
+
+
+def _flops(shapes) -> float:
+    return float(sum(2 * m * k * n for m, k, n in shapes))
+
+
+def _matmul_rate(shapes, device, dtype) -> float:
+    """FLOP/s of the given products run back to back (operands allocated once per shape)."""
+    cache = {}
+    for shape in set(shapes):
+        m, k, n = shape
+        cache[shape] = (torch.randn(m, k, device=device, dtype=dtype),
+                        torch.randn(k, n, device=device, dtype=dtype))
+
+    def run():
+        for shape in shapes:
+            a, b = cache[shape]
+            torch.mm(a, b)
+
+    run()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = time.perf_counter()
+    run()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return _flops(shapes) / (time.perf_counter() - t0)
+
+
+def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: int,
+           mem_cap_gb: float) -> dict:
+    from gcl.objectives import info_nce
+    from gcl.objectives.blockwise import auto_block_size
+
+    dev = torch.device(device)
+    if dev.type == "cpu" and mem_cap_gb > 0:
+        cap = int(mem_cap_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    if impl == "blockwise" and block is None:
+        block = auto_block_size(n, device=dev.type)
+    g = torch.Generator().manual_seed(n)
+    h1 = torch.randn(n, d, generator=g).to(dev).requires_grad_()
+    h2 = torch.randn(n, d, generator=g).to(dev).requires_grad_()
+    bs = 0 if impl == "dense" else block
+
+    def step():
+        loss = info_nce(h1, h2, 0.5, block_size=bs)
+        loss.backward()
+        h1.grad = h2.grad = None
+        return loss
+
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+    else:
+        with open("/proc/self/statm") as fh:
+            base = int(fh.read().split()[1]) * resource.getpagesize()
+    times = []
+    try:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - t0)
+    except (RuntimeError, MemoryError) as err:  # allocation failure
+        return {"impl": impl, "n": n, "d": d, "block": block, "error": str(err).splitlines()[0][:120]}
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(dev) - base
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
+    times.sort()
+    t = times[len(times) // 2]
+    shapes = _products(impl, n, d, block or n)
+    flops = _flops(shapes)
+    rate = _matmul_rate(shapes, dev, torch.float32)
+    return {"impl": impl, "n": n, "d": d, "block": block, "time_s": t,
+            "peak_mb": max(peak, 0) / 2**20, "gflops": flops / t / 1e9,
+            "matmul_gflops": rate / 1e9, "matmul_fraction": flops / t / rate}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs="+",
+                        default=[1000, 2000, 4000, 8000, 16000, 32000, 50000])
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--block-size", type=int, default=None,
+                        help="blockwise block size (default: automatic)")
+    parser.add_argument("--dense-max", type=int, default=32000,
+                        help="largest N tried with the dense loss")
+    parser.add_argument("--mem-cap-gb", type=float, default=16.0,
+                        help="address-space cap of each CPU measurement subprocess (0: none)")
+    parser.add_argument("--worker", nargs=2, metavar=("IMPL", "N"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        impl, n = args.worker[0], int(args.worker[1])
+        repeats = 3 if n <= 8000 else 1
+        print(json.dumps(worker(impl, n, args.dim, args.block_size, args.device, repeats,
+                                args.mem_cap_gb)))
+        return
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+    from _common import run_worker, write_bench
+
+    points = {}
+    for n in args.sizes:
+        for impl in ("dense", "blockwise"):
+            if impl == "dense" and n > args.dense_max:
+                points[(impl, n)] = {"error": f"not tried (N > --dense-max {args.dense_max})"}
+                continue
+            cmd = ["--worker", impl, str(n), "--dim", str(args.dim), "--device", args.device,
+                   "--mem-cap-gb", str(args.mem_cap_gb)]
+            if args.block_size:
+                cmd += ["--block-size", str(args.block_size)]
+            res = run_worker(__file__, cmd)
+            points[(impl, n)] = res
+            shown = (f"{res['time_s']:.3f} s, {res['peak_mb']:.0f} MiB, "
+                     f"{100 * res['matmul_fraction']:.0f}% of matmul"
+                     if "time_s" in res else res["error"])
+            print(f"N={n:>6} {impl:>9}: {shown}", flush=True)
+
+    rows = []
+    for n in args.sizes:
+        de, bw = points[("dense", n)], points[("blockwise", n)]
+        rows.append([
+            n, bw.get("block"),
+            de.get("time_s"), bw.get("time_s"),
+            bw["time_s"] / de["time_s"] if "time_s" in de and "time_s" in bw else None,
+            de.get("peak_mb"), bw.get("peak_mb"),
+            100 * bw["peak_mb"] / de["peak_mb"] if "peak_mb" in de and "peak_mb" in bw else None,
+            de.get("gflops"), bw.get("gflops"),
+            100 * de["matmul_fraction"] if "matmul_fraction" in de else None,
+            100 * bw["matmul_fraction"] if "matmul_fraction" in bw else None,
+        ])
+    notes = [f"d = {args.dim}, float32, τ = 0.5, intra-view negatives, symmetric (GRACE's loss); "
+             "time = forward + backward, median of 3 runs up to N = 8000, one run above."]
+    for (impl, n), res in sorted(points.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        if "error" in res:
+            notes.append(f"{impl} at N = {n}: {res['error']}")
+    write_bench(
+        "loss_scaling", title=f"InfoNCE: dense vs blockwise (d = {args.dim}, {args.device})",
+        description="Peak memory is the peak above the inputs, in its own process. "
+                    "FLOP/s counts the matrix products executed; '% of matmul' compares it with "
+                    "the same products run alone (see `benchmarks/loss_scaling.py`).",
+        columns=["N", "block", "dense s", "blockwise s", "time ratio (blk/dense)",
+                 "dense peak MiB", "blockwise peak MiB", "memory % of dense",
+                 "dense GFLOP/s", "blockwise GFLOP/s", "dense % of matmul",
+                 "blockwise % of matmul"],
+        rows=rows, device=args.device, notes=notes,
+        extra={"order": 10, "points": [{"impl": k[0], "n": k[1], **v} for k, v in points.items()]},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Each method's training-step time and peak memory on the benchmark graphs.
+
+For every registered method and dataset the method is configured for, a fresh process loads the
+graph, builds the method's pipeline from its shipped configuration, runs ``--warmup`` epochs,
+then times ``--epochs`` more; the figure is the median epoch time and the peak memory above the
+level after loading (CPU: peak resident set size; CUDA: the allocator's peak).
+
+Usage:
+    python benchmarks/training_step.py
+    python benchmarks/training_step.py --methods grace --datasets cora amazon-photo --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+DATASETS = ["cora", "amazon-photo", "amazon-computers", "coauthor-cs", "acm"]
+
+
+def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> dict:
+    import resource
+
+    from gcl.methods import get_method, load_config
+    from gcl.methods.runner import default_fit, load_method_data
+
+    spec = get_method(method)
+    config = load_config(method, dataset)
+    data = load_method_data(dataset, config, seed=0)
+    config = {**config, "device": device, "seed": 0, "progress": False}
+    pipe = spec.build(config, data)
+    fit = spec.fit or default_fit
+    dev = torch.device(device)
+    fit(pipe, data, {**config, "epochs": warmup})
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        base = torch.cuda.memory_allocated(dev)
+    else:
+        with open("/proc/self/statm") as fh:
+            base = int(fh.read().split()[1]) * resource.getpagesize()
+    t0 = time.perf_counter()
+    history = fit(pipe, data, {**config, "epochs": epochs})
+    total = time.perf_counter() - t0
+    times = [e["time_s"] for e in getattr(history, "epochs", [])][-epochs:]
+    if dev.type == "cuda":
+        peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+    else:
+        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0) / 2**20
+    return {"method": method, "dataset": dataset, "nodes": int(data.num_nodes),
+            "edges": int(data.edge_index.size(1)) if getattr(data, "edge_index", None) is not None
+            else None,
+            "epoch_s": statistics.median(times) if times else total / epochs, "peak_mb": peak}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--methods", nargs="+", default=None, help="default: every registered one")
+    parser.add_argument("--datasets", nargs="+", default=DATASETS)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--worker", nargs=2, metavar=("METHOD", "DATASET"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*args.worker, args.device, args.warmup, args.epochs)))
+        return
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import run_worker, write_bench
+
+    from gcl.data import dataset_status
+    from gcl.methods import available_methods, get_method
+
+    methods = args.methods or available_methods()
+    rows, notes = [], []
+    status = {row["name"]: row["available"] for row in dataset_status()}
+    for dataset in args.datasets:
+        if not status.get(dataset, False):
+            why = "not in the catalog" if dataset not in status else "not at the data root"
+            notes.append(f"{dataset}: {why}, skipped")
+            continue
+        for method in methods:
+            configured = get_method(method).datasets
+            if configured and dataset not in configured:
+                continue
+            res = run_worker(__file__, ["--worker", method, dataset, "--device", args.device,
+                                        "--warmup", str(args.warmup), "--epochs", str(args.epochs)])
+            if "error" in res:
+                notes.append(f"{method} on {dataset}: {res['error']}")
+                print(f"{method:>10} {dataset:>17}: {res['error']}", flush=True)
+                continue
+            rows.append([method, dataset, res["nodes"], res["edges"], 1000 * res["epoch_s"],
+                         res["peak_mb"]])
+            print(f"{method:>10} {dataset:>17}: {1000 * res['epoch_s']:.1f} ms/epoch, "
+                  f"{res['peak_mb']:.0f} MiB", flush=True)
+    write_bench(
+        "training_step", title=f"Training step per method ({args.device})",
+        description=f"Median epoch time over {args.epochs} epochs after {args.warmup} warm-up "
+                    "epoch(s), with each method's shipped configuration for the dataset; peak "
+                    "memory above the level after loading the graph, in a fresh process.",
+        columns=["method", "dataset", "nodes", "edges", "epoch ms", "peak MiB"],
+        rows=rows, device=args.device, notes=notes, extra={"order": 20},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,520 @@
+"""Heterogeneous graphs seen through meta-paths: :class:`MetaPathGraph` and its loaders.
+
+A :class:`MetaPathGraph` holds, for one target node type:
+
+* ``x``: the target features (dense or sparse torch tensor) and ``x_dict``: the features of
+  every node type (the target included);
+* one sparse **weighted** target×target adjacency per meta-path (``adjs``), holding raw path
+  counts (the diagonal included);
+* the **context incidences** of each meta-path (``contexts``): for meta-path ``p`` a list of
+  ``(node_type, incidence)`` pairs, one per intermediate position, each a sparse binary
+  target×type matrix (e.g. ACM ``PAP`` -> ``[("a", P×A)]``; DBLP ``APCPA`` ->
+  ``[("p", AP), ("c", APC), ("p", APCP)]``);
+* ``y`` (0-based) and the fixed 20/40/60-per-class splits (``splits[20] = (train, val, test)``).
+
+Sources: :func:`load_hetero` reads the MEOW folder layout (``acm``, ``dblp``, ``aminer``,
+``imdb``) and the HeCo layout (``heco-acm``, ``heco-dblp``, ``heco-aminer``; its ``nei_*.npy``
+object arrays are read with :func:`gcl.data.safe.safe_load_npy`, restricted to numpy arrays and
+checked against the catalog's sha256 first). :func:`from_hetero_data` builds one from a PyG
+``HeteroData`` and a list of meta-paths. DBLP's missing matrices are derived sparsely from the
+edge lists (:func:`dblp_derived`) and cached under ``$GCL_CACHE``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import Tensor
+
+from .safe import CorruptFileError, safe_load_npy, safe_load_sparse, safe_loadtxt
+
+__all__ = ["MetaPathGraph", "load_hetero", "from_hetero_data", "dblp_derived", "scipy_to_torch",
+           "HETERO_LAYOUTS"]
+
+
+def scipy_to_torch(matrix, dtype=torch.float32) -> Tensor:
+    """A scipy sparse matrix as a coalesced torch sparse COO tensor.
+
+    Args:
+        matrix: any scipy sparse matrix.
+        dtype: value dtype (default: float32).
+
+    Returns:
+        Tensor: sparse COO, coalesced.
+
+    Example:
+        >>> scipy_to_torch(sp.eye(2)).to_dense().tolist()
+        [[1.0, 0.0], [0.0, 1.0]]
+    """
+    coo = sp.coo_matrix(matrix)
+    coo.sum_duplicates()
+    index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    values = torch.from_numpy(coo.data).to(dtype)
+    return torch.sparse_coo_tensor(index, values, coo.shape).coalesce()
+
+
+def torch_to_scipy(tensor: Tensor) -> sp.csr_matrix:
+    """A torch sparse (or dense) 2-D tensor as a scipy CSR matrix (float64)."""
+    if not tensor.is_sparse:
+        return sp.csr_matrix(tensor.detach().cpu().double().numpy())
+    t = tensor.coalesce().cpu()
+    idx = t.indices().numpy()
+    return sp.csr_matrix((t.values().double().numpy(), (idx[0], idx[1])), shape=tuple(t.shape))
+
+
+@dataclass
+class MetaPathGraph:
+    """A heterogeneous graph reduced to one target type and its meta-paths.
+
+    Attributes:
+        name: dataset name.
+        target: the target node type (e.g. ``"p"``).
+        x_dict: features per node type (dense or sparse torch tensors, rows = nodes).
+        metapaths: meta-path names in order (e.g. ``["pap", "psp"]``).
+        adjs: one sparse target×target path-count matrix per meta-path.
+        contexts: per meta-path, ``(node_type, sparse binary target×type incidence)`` pairs.
+        y: 0-based labels ``[N]`` (may be ``None``).
+        splits: ``{size: (train_idx, val_idx, test_idx)}`` index tensors.
+        info: provenance notes (which inputs were used, derived files).
+
+    Example:
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.eye(2), "a": torch.eye(1)}, ["pap"],
+        ...                   [scipy_to_torch(sp.csr_matrix(np.ones((2, 2))))],
+        ...                   [[("a", scipy_to_torch(sp.csr_matrix(np.ones((2, 1)))))]])
+        >>> g.num_nodes, g.num_metapaths
+        (2, 1)
+    """
+
+    name: str
+    target: str
+    x_dict: dict
+    metapaths: list
+    adjs: list
+    contexts: list
+    y: Tensor | None = None
+    splits: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        n = self.x_dict[self.target].shape[0]
+        if len(self.adjs) != len(self.metapaths) or len(self.contexts) != len(self.metapaths):
+            raise ValueError(f"MetaPathGraph {self.name!r}: {len(self.metapaths)} meta-paths but "
+                             f"{len(self.adjs)} adjacencies and {len(self.contexts)} context lists")
+        for p, a in zip(self.metapaths, self.adjs):
+            if tuple(a.shape) != (n, n):
+                raise ValueError(f"meta-path {p!r}: adjacency shape {tuple(a.shape)}, expected "
+                                 f"({n}, {n})")
+        for p, ctx in zip(self.metapaths, self.contexts):
+            for t, inc in ctx:
+                if t not in self.x_dict:
+                    raise ValueError(f"meta-path {p!r}: context type {t!r} has no features")
+                if tuple(inc.shape) != (n, self.x_dict[t].shape[0]):
+                    raise ValueError(f"meta-path {p!r}: incidence to {t!r} has shape "
+                                     f"{tuple(inc.shape)}, expected ({n}, {self.x_dict[t].shape[0]})")
+
+    @property
+    def x(self) -> Tensor:
+        """The target-type features."""
+        return self.x_dict[self.target]
+
+    @property
+    def num_nodes(self) -> int:
+        """Number of target nodes."""
+        return int(self.x.shape[0])
+
+    @property
+    def num_metapaths(self) -> int:
+        """Number of meta-paths."""
+        return len(self.metapaths)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label classes (0 without labels)."""
+        return int(self.y.max()) + 1 if self.y is not None else 0
+
+    def split_masks(self, size: int) -> tuple[Tensor, Tensor, Tensor]:
+        """Boolean train/val/test masks of the ``size``-per-class split."""
+        out = []
+        for idx in self.splits[size]:
+            m = torch.zeros(self.num_nodes, dtype=torch.bool)
+            m[idx] = True
+            out.append(m)
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        types = ", ".join(f"{t}={tuple(v.shape)}" for t, v in self.x_dict.items())
+        paths = ", ".join(f"{p}(nnz={a._nnz()})" for p, a in zip(self.metapaths, self.adjs))
+        return f"MetaPathGraph({self.name}, target={self.target}, x: {types}; {paths})"
+
+
+# -- layouts -----------------------------------------------------------------------------------------
+
+#: per dataset: target type, feature sources per type, meta-paths with their context incidences,
+#: whether labels are 1-based; feature sources: ("npz", file, row_normalise), ("npy", file),
+#: ("onehot", count)
+HETERO_LAYOUTS = {
+    "acm": {
+        "target": "p",
+        "features": {"p": ("npz", "p_feat.npz", True), "a": ("npz", "a_feat.npz", True),
+                     "s": ("onehot", 60)},
+        "metapaths": {"pap": [("a", "nei_a")], "psp": [("s", "nei_s")]},
+    },
+    "dblp": {
+        "target": "a",
+        "features": {"a": ("npz", "a_feat.npz", False), "p": ("npz", "p_feat.npz", True),
+                     "t": ("npy", "t_feat.npz"), "c": ("onehot", 20)},
+        "metapaths": {"apa": [("p", "nei_ap")],
+                      "apcpa": [("p", "nei_ap"), ("c", "nei_apc"), ("p", "nei_apcp")],
+                      "aptpa": [("p", "nei_ap"), ("t", "nei_apt"), ("p", "nei_aptp")]},
+    },
+    "aminer": {
+        "target": "p",
+        "features": {"p": ("onehot", 6564), "a": ("onehot", 13329), "r": ("onehot", 35890)},
+        "metapaths": {"pap": [("a", "nei_a")], "prp": [("r", "nei_r")]},
+    },
+    "imdb": {
+        "target": "m",
+        "features": {"m": ("npz", "m_feat.npz", True), "a": ("onehot", 5432),
+                     "d": ("onehot", 2083), "k": ("onehot", 7313)},
+        "metapaths": {"mam": [("a", "nei_a")], "mdm": [("d", "nei_d")], "mkm": [("k", "nei_k")]},
+        "labels_one_based": True,
+    },
+}
+
+
+def _row_normalize(m: sp.spmatrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float64)
+    s = np.asarray(m.sum(1)).ravel()
+    inv = np.divide(1.0, s, out=np.zeros_like(s), where=s != 0)
+    return sp.csr_matrix(sp.diags(inv) @ m)
+
+
+def _sparse_features(m: sp.spmatrix) -> Tensor:
+    return scipy_to_torch(m)
+
+
+def _onehot(n: int) -> Tensor:
+    idx = torch.arange(n)
+    return torch.sparse_coo_tensor(torch.stack([idx, idx]), torch.ones(n), (n, n)).coalesce()
+
+
+def _files_by_path(entry: dict | None) -> dict:
+    if not entry:
+        return {}
+    return {f["path"]: f.get("sha256") for f in entry.get("files", [])}
+
+
+def _binary(m: sp.spmatrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float64, copy=True)
+    m.data[:] = 1.0
+    m.eliminate_zeros()
+    return m
+
+
+def _incidence(rows: np.ndarray, cols: np.ndarray, shape) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)
+    return _binary(m)
+
+
+def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None = None,
+                 shas: dict | None = None) -> dict:
+    """DBLP's missing MEOW matrices, built sparsely from ``pa.txt``, ``pc.txt`` and ``pt.txt``.
+
+    * ``apcpa`` = (AP·PC)(AP·PC)ᵀ and ``aptpa`` = (AP·PT)(AP·PT)ᵀ, raw path counts;
+    * ``nei_apcp`` = 1[AP·PC·CP > 0] and ``nei_aptp`` = 1[AP·PT·TP > 0], binary author→paper
+      incidences (binarised like the shipped ``nei_apc``/``nei_apt``).
+
+    Results are cached as ``scipy`` ``.npz`` files under ``cache`` (default:
+    ``$GCL_CACHE/hetero/dblp-derived``); the data folder is only read.
+
+    Args:
+        folder: the MEOW ``dblp`` folder.
+        cache: cache folder (default: see above).
+        shas: expected sha256 of the edge lists by file name (checked before reading).
+
+    Returns:
+        dict: ``{"apcpa", "aptpa", "nei_apcp", "nei_aptp"}`` -> scipy CSR matrices.
+
+    Example:
+        >>> import tempfile
+        >>> d = Path(tempfile.mkdtemp())
+        >>> _ = (d / "pa.txt").write_text("0 0\\n1 0\\n1 1\\n")
+        >>> _ = (d / "pc.txt").write_text("0 0\\n1 0\\n")
+        >>> _ = (d / "pt.txt").write_text("0 0\\n1 1\\n")
+        >>> out = dblp_derived(d, cache=d / "cache")
+        >>> out["apcpa"].toarray().tolist()
+        [[4.0, 2.0], [2.0, 1.0]]
+    """
+    from .storage import cache_dir
+
+    folder = Path(folder)
+    shas = shas or {}
+    cache = Path(cache) if cache is not None else cache_dir() / "hetero" / "dblp-derived"
+    names = ("apcpa", "aptpa", "nei_apcp", "nei_aptp")
+    tag = "-".join((shas.get(f) or "x")[:8] for f in ("pa.txt", "pc.txt", "pt.txt"))
+    paths = {n: cache / f"{n}-{tag}.npz" for n in names}
+    if all(p.is_file() for p in paths.values()) and shas:
+        return {n: safe_load_sparse(p) for n, p in paths.items()}
+    pa = safe_loadtxt(folder / "pa.txt", expected_sha256=shas.get("pa.txt"))
+    pc = safe_loadtxt(folder / "pc.txt", expected_sha256=shas.get("pc.txt"))
+    pt = safe_loadtxt(folder / "pt.txt", expected_sha256=shas.get("pt.txt"))
+    n_p = int(max(pa[:, 0].max(), pc[:, 0].max(), pt[:, 0].max())) + 1
+    n_a, n_c, n_t = int(pa[:, 1].max()) + 1, int(pc[:, 1].max()) + 1, int(pt[:, 1].max()) + 1
+    ap = _incidence(pa[:, 1], pa[:, 0], (n_a, n_p))
+    pcm = _incidence(pc[:, 0], pc[:, 1], (n_p, n_c))
+    ptm = _incidence(pt[:, 0], pt[:, 1], (n_p, n_t))
+    apc = sp.csr_matrix(ap @ pcm)
+    apt = sp.csr_matrix(ap @ ptm)
+    out = {
+        "apcpa": sp.csr_matrix(apc @ apc.T),
+        "aptpa": sp.csr_matrix(apt @ apt.T),
+        "nei_apcp": _binary(_binary(apc) @ pcm.T),
+        "nei_aptp": _binary(_binary(apt) @ ptm.T),
+    }
+    if shas:
+        cache.mkdir(parents=True, exist_ok=True)
+        for n, m in out.items():
+            tmp = paths[n].with_suffix(".tmp.npz")
+            sp.save_npz(tmp, m)
+            os.replace(tmp, paths[n])
+    return out
+
+
+def _read_matrix(folder: Path, stem: str, shas: dict, derived: dict) -> sp.csr_matrix:
+    if stem in derived:
+        return derived[stem]
+    name = f"{stem}.npz"
+    return safe_load_sparse(folder / name, expected_sha256=shas.get(name))
+
+
+def _read_heco_neighbours(path: Path, n_target: int, n_type: int, sha: str | None):
+    if sha is None:
+        from .safe import UnsafeFileError
+
+        raise UnsafeFileError(f"refusing to unpickle {path}: the catalog has no sha256 for it")
+    arr = safe_load_npy(path, expected_sha256=sha, allow_object=True)
+    if len(arr) != n_target:
+        raise CorruptFileError(f"{path}: {len(arr)} rows, expected {n_target}")
+    rows = np.concatenate([np.full(len(np.atleast_1d(a)), i) for i, a in enumerate(arr)])
+    cols = np.concatenate([np.atleast_1d(np.asarray(a, dtype=np.int64)) for a in arr])
+    return _incidence(rows, cols, (n_target, n_type))
+
+
+def load_hetero(name: str, root: str | os.PathLike | None = None, *,
+                verify: bool = True) -> MetaPathGraph:
+    """Load a heterogeneous dataset of the mirror as a :class:`MetaPathGraph`.
+
+    Args:
+        name: ``"acm"``, ``"dblp"``, ``"aminer"``, ``"imdb"`` (MEOW layout, path counts) or
+            ``"heco-acm"``, ``"heco-dblp"``, ``"heco-aminer"`` (HeCo layout, boolean meta-path
+            matrices; ``nei_*.npy`` read with the restricted unpickler after a sha256 check).
+        root: the data root (default: ``$GCL_DATA``, else the repository's ``datasets/``).
+        verify: check every file's sha256 against the catalog first (default: ``True``).
+
+    Returns:
+        MetaPathGraph: see the module docstring. DBLP (MEOW) gets ``apcpa``/``aptpa`` and
+        ``nei_apcp``/``nei_aptp`` from :func:`dblp_derived`; AMiner uses HeCo's one-hot inputs
+        (the metapath2vec features of the MEOW release are not in the mirror).
+
+    Raises:
+        DatasetNotFoundError: when files are missing.
+        ValueError: on a checksum mismatch, a corrupt file (naming it), or an unknown name.
+
+    Example:
+        >>> load_hetero("nope")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown dataset 'nope'...
+    """
+    from .catalog import canonical_name, dataset_entry, locate_files
+    from .loaders import _not_found
+    from .storage import resolve_root, verify_files
+
+    canonical = canonical_name(name)
+    entry = dataset_entry(canonical)
+    if entry["kind"] != "hetero":
+        raise ValueError(f"dataset '{canonical}' is not heterogeneous; use gcl.data.load")
+    layout_name = entry.get("layout", canonical)
+    layout = HETERO_LAYOUTS[layout_name]
+    heco = entry.get("format") == "heco"
+    root_source = "the root argument" if root not in (None, "") else "$GCL_DATA or the default"
+    root = resolve_root(root)
+    folder, missing = locate_files(entry, root)
+    if folder is None:
+        raise _not_found(entry, root, missing, root_source)
+    shas = _files_by_path(entry)
+    if verify:
+        verify_files([(folder / f["path"], f.get("sha256"), f.get("size"))
+                      for f in entry["files"]], dataset=canonical)
+
+    labels = safe_load_npy(folder / "labels.npy").astype(np.int64).reshape(-1)
+    if layout.get("labels_one_based"):
+        labels = labels - 1
+    n = labels.shape[0]
+
+    x_dict: dict = {}
+    for t, src in layout["features"].items():
+        if heco and src[0] == "npz" and t != layout["target"] and layout_name == "acm":
+            src = ("onehot", None)  # HeCo uses one-hot inputs for ACM authors
+        if heco and layout_name == "dblp" and t == "p":
+            src = ("onehot", None)
+        if src[0] == "npz":
+            m = safe_load_sparse(folder / src[1], expected_sha256=None)
+            x_dict[t] = _sparse_features(_row_normalize(m) if src[2] else m)
+        elif src[0] == "npy":
+            x_dict[t] = torch.from_numpy(safe_load_npy(folder / src[1])).float()
+        else:
+            x_dict[t] = None  # one-hot, size fixed below
+    derived: dict = {}
+    if layout_name == "dblp" and not heco:
+        derived = dblp_derived(folder, shas=shas)
+    elif layout_name == "dblp" and heco:
+        full = dblp_derived(folder, shas=shas)
+        derived = {"aptpa": _binary(full["aptpa"]), "nei_apcp": full["nei_apcp"],
+                   "nei_aptp": full["nei_aptp"]}
+
+    adjs, contexts = [], []
+    for mp, ctx in layout["metapaths"].items():
+        m = _read_matrix(folder, mp, shas, derived)
+        if m.shape != (n, n):
+            raise CorruptFileError(f"{folder / (mp + '.npz')}: shape {m.shape}, expected {(n, n)}")
+        if heco:
+            m = _binary(m)
+        adjs.append(scipy_to_torch(m))
+        pairs = []
+        for t, stem in ctx:
+            if heco and f"{stem}.npz" not in shas and stem not in derived:
+                inc = _heco_incidence(folder, layout_name, stem, n, shas, derived)
+            else:
+                inc = _binary(_read_matrix(folder, stem, shas, derived))
+            pairs.append((t, scipy_to_torch(inc)))
+        contexts.append(pairs)
+    for pairs in contexts:
+        for t, inc in pairs:
+            if x_dict.get(t) is None:
+                x_dict[t] = _onehot(int(inc.shape[1]))
+    if x_dict.get(layout["target"]) is None:
+        x_dict[layout["target"]] = _onehot(n)
+    for t in list(x_dict):
+        if x_dict[t] is None:
+            raise CorruptFileError(f"{canonical}: cannot size the one-hot features of type {t!r}")
+
+    splits = {}
+    for size in (20, 40, 60):
+        splits[size] = tuple(torch.from_numpy(safe_load_npy(folder / f"{part}_{size}.npy")
+                                              .astype(np.int64).reshape(-1))
+                             for part in ("train", "val", "test"))
+    info = {"format": "heco" if heco else "meow", "folder": str(folder),
+            "derived": sorted(derived),
+            "inputs": {t: (src[0] if not heco or src[0] != "npz" else src[0])
+                       for t, src in layout["features"].items()}}
+    return MetaPathGraph(canonical, layout["target"], x_dict, list(layout["metapaths"]), adjs,
+                         contexts, torch.from_numpy(labels), splits, info)
+
+
+def _heco_incidence(folder: Path, layout_name: str, stem: str, n: int, shas: dict,
+                    derived: dict) -> sp.csr_matrix:
+    """HeCo layouts keep one neighbour list per context type (``nei_a.npy``, ``nei_p.npy``)."""
+    if layout_name == "dblp":
+        # HeCo DBLP: nei_p.npy (author -> papers); the deeper contexts come from the edge lists
+        if stem == "nei_ap":
+            return _read_heco_neighbours(folder / "nei_p.npy", n, 14328, shas.get("nei_p.npy"))
+        pa = safe_loadtxt(folder / "pa.txt", expected_sha256=shas.get("pa.txt"))
+        other = "pc.txt" if stem == "nei_apc" else "pt.txt"
+        px = safe_loadtxt(folder / other, expected_sha256=shas.get(other))
+        n_p = int(pa[:, 0].max()) + 1
+        ap = _incidence(pa[:, 1], pa[:, 0], (n, n_p))
+        pxm = _incidence(px[:, 0], px[:, 1], (n_p, int(px[:, 1].max()) + 1))
+        return _binary(ap @ pxm)
+    sizes = {"acm": {"nei_a": 7167, "nei_s": 60}, "aminer": {"nei_a": 13329, "nei_r": 35890}}
+    file = f"{stem}.npy"
+    return _read_heco_neighbours(folder / file, n, sizes[layout_name][stem], shas.get(file))
+
+
+# -- from PyG HeteroData -----------------------------------------------------------------------------
+
+
+def _edge_matrix(data, src: str, dst: str) -> sp.csr_matrix:
+    n_src, n_dst = data[src].num_nodes, data[dst].num_nodes
+    for (s, _rel, d), store in data.edge_items():
+        if s == src and d == dst:
+            ei = store.edge_index.cpu().numpy()
+            return _incidence(ei[0], ei[1], (n_src, n_dst))
+    for (s, _rel, d), store in data.edge_items():
+        if s == dst and d == src:
+            ei = store.edge_index.cpu().numpy()
+            return _incidence(ei[1], ei[0], (n_src, n_dst))
+    raise ValueError(f"HeteroData has no edge type between {src!r} and {dst!r}; add one "
+                     f"(either direction) or change the meta-path")
+
+
+def from_hetero_data(data, metapaths: list, *, target: str | None = None,
+                     name: str = "hetero", splits: dict | None = None) -> MetaPathGraph:
+    """Build a :class:`MetaPathGraph` from a PyG ``HeteroData`` and a list of meta-paths.
+
+    Each meta-path is a sequence of node types starting and ending at the target type, e.g.
+    ``("paper", "author", "paper")``. Its adjacency is the product of the edge-type incidence
+    matrices along the path (raw path counts, the diagonal included, like MEOW's files); the
+    context of position ``k`` (``0 < k < len - 1``) is the binary incidence from the target to
+    the type at position ``k`` through the prefix ``path[:k+1]`` (1[product > 0]), e.g. for
+    ``A-P-C-P-A``: AP, 1[AP·PC > 0] and 1[AP·PC·CP > 0].
+
+    Args:
+        data: a ``HeteroData`` whose node types have ``x`` (types without ``x`` get one-hot
+            features) and the edge types the meta-paths walk along (either direction).
+        metapaths: meta-paths as node-type sequences.
+        target: the target type (default: the first type of the first meta-path).
+        name: dataset name to record.
+        splits: optional ``{size: (train, val, test)}`` index tensors.
+
+    Returns:
+        MetaPathGraph: the graph; ``y`` from ``data[target].y`` when present.
+
+    Raises:
+        ValueError: for a meta-path that does not start and end at the target, or an edge
+            type the ``HeteroData`` lacks.
+
+    Example:
+        >>> from torch_geometric.data import HeteroData
+        >>> d = HeteroData()
+        >>> d["paper"].x = torch.eye(3); d["author"].num_nodes = 2
+        >>> d["paper", "by", "author"].edge_index = torch.tensor([[0, 1, 2], [0, 0, 1]])
+        >>> g = from_hetero_data(d, [("paper", "author", "paper")])
+        >>> g.adjs[0].to_dense().tolist()
+        [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    if not metapaths:
+        raise ValueError("from_hetero_data: give at least one meta-path")
+    target = target or metapaths[0][0]
+    for mp in metapaths:
+        if len(mp) < 3 or mp[0] != target or mp[-1] != target:
+            raise ValueError(f"meta-path {mp!r} must start and end at the target type {target!r} "
+                             "and have at least one intermediate type")
+    n = data[target].num_nodes
+    adjs, contexts, names = [], [], []
+    types = set()
+    for mp in metapaths:
+        steps = [_edge_matrix(data, a, b) for a, b in zip(mp[:-1], mp[1:])]
+        prod = steps[0]
+        pairs = []
+        for k, step in enumerate(steps[1:], start=1):
+            pairs.append((mp[k], scipy_to_torch(_binary(prod))))
+            types.add(mp[k])
+            prod = sp.csr_matrix(prod @ step)
+        adjs.append(scipy_to_torch(prod))
+        contexts.append(pairs)
+        names.append("".join(t[0] for t in mp) if len({t[0] for t in mp}) == len(set(mp))
+                     else "-".join(mp))
+    x_dict = {}
+    for t in types | {target}:
+        x = getattr(data[t], "x", None)
+        x_dict[t] = x.float() if x is not None else _onehot(data[t].num_nodes)
+    y = getattr(data[target], "y", None)
+    return MetaPathGraph(name, target, x_dict, names, adjs, contexts,
+                         y.long() if y is not None else None, splits or {},
+                         {"format": "heterodata", "n": n})

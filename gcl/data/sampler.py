@@ -1,0 +1,204 @@
+"""Neighbour sampling for mini-batch training on graphs too large for full-batch steps.
+
+:class:`NeighborSampler` yields the same kind of mini-batches as PyG's ``NeighborLoader``: for
+each batch of seed nodes, a subgraph holding the seeds first, then their sampled 1-hop
+neighbours, 2-hop neighbours and so on, with ``n_id`` (global ids of the subgraph's nodes) and
+``batch_size`` (the number of seeds). PyG's loader needs ``pyg-lib`` or ``torch-sparse``; this
+one is written in plain torch (vectorised: one sort per hop, no Python loop over nodes), so it
+runs wherever torch does. With ``backend="pyg"`` it wraps ``NeighborLoader`` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+from .._utils import check_positive
+
+__all__ = ["NeighborSampler", "sample_neighbors"]
+
+
+def _csr_by_target(edge_index: Tensor, num_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Edges grouped by target node: ``(rowptr, sources, edge_ids)``."""
+    dst = edge_index[1]
+    order = torch.argsort(dst, stable=True)
+    counts = torch.bincount(dst, minlength=num_nodes)
+    rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
+    torch.cumsum(counts, 0, out=rowptr[1:])
+    return rowptr, edge_index[0, order], order
+
+
+def sample_neighbors(rowptr: Tensor, sources: Tensor, nodes: Tensor, k: int,
+                     generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Sample up to ``k`` incoming edges of each node in ``nodes``, without replacement.
+
+    Args:
+        rowptr, sources: the CSR of incoming edges (edges into node ``v`` are
+            ``sources[rowptr[v]:rowptr[v + 1]]``).
+        nodes: ``[M]`` target nodes.
+        k: neighbours per node; ``-1`` keeps all of them.
+        generator: random generator (default: torch's global one).
+
+    Returns:
+        (Tensor, Tensor): positions into ``sources`` of the sampled edges, and for each of them
+        the index (into ``nodes``) of its target.
+
+    Example:
+        >>> rowptr = torch.tensor([0, 2, 3, 3])
+        >>> sources = torch.tensor([1, 2, 0])
+        >>> pos, owner = sample_neighbors(rowptr, sources, torch.tensor([0, 2]), k=-1)
+        >>> pos.tolist(), owner.tolist()
+        ([0, 1], [0, 0])
+    """
+    start = rowptr[nodes]
+    deg = rowptr[nodes + 1] - start
+    owner = torch.repeat_interleave(torch.arange(nodes.numel(), device=nodes.device), deg)
+    offset = torch.arange(owner.numel(), device=nodes.device) - torch.repeat_interleave(
+        torch.cumsum(deg, 0) - deg, deg)
+    pos = start[owner] + offset
+    if k < 0 or owner.numel() == 0 or int(deg.max()) <= k:
+        return pos, owner
+    # A random order within each node's edges: sort by owner, then by a uniform key.
+    keys = torch.rand(owner.numel(), device=nodes.device, generator=generator,
+                      dtype=torch.float64) + owner.to(torch.float64)
+    order = torch.argsort(keys)
+    keep = offset < k  # offset is the rank after the shuffle, since `order` keeps owners grouped
+    pos, owner = pos[order][keep], owner[order][keep]
+    return pos, owner
+
+
+class NeighborSampler:
+    """Mini-batches of seed nodes with their sampled multi-hop neighbourhoods.
+
+    Args:
+        data: a PyG ``Data`` with ``x`` and ``edge_index`` (messages flow source → target).
+        num_neighbors: neighbours sampled per node at each hop, e.g. ``[10, 10]``; ``-1`` keeps
+            all neighbours at that hop.
+        batch_size: seed nodes per batch.
+        input_nodes: the nodes to draw seeds from (indices or a boolean mask; default: all).
+        shuffle: draw the seeds in a random order each epoch (default: ``True``).
+        seed: seed of the sampler's own random generator (default: ``None``, torch's global RNG).
+        backend: ``"torch"`` (this implementation), ``"pyg"`` (``torch_geometric.loader.
+            NeighborLoader``, which needs ``pyg-lib`` or ``torch-sparse``) or ``"auto"`` (PyG's
+            when it can run, else this one). Default: ``"torch"``.
+
+    Each batch is a ``Data`` with the subgraph's ``x`` (and ``y`` and other node attributes),
+    ``edge_index`` in local ids, ``n_id`` (global ids, seeds first) and ``batch_size``.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> data = synthetic(num_nodes=100, num_features=4, num_classes=2, seed=0)
+        >>> loader = NeighborSampler(data, [5, 5], batch_size=32, seed=0)
+        >>> batch = next(iter(loader))
+        >>> batch.batch_size, bool((batch.n_id[:32] < 100).all()), len(loader)
+        (32, True, 4)
+    """
+
+    def __init__(self, data, num_neighbors: Sequence[int], batch_size: int, *,
+                 input_nodes: Tensor | None = None, shuffle: bool = True, seed: int | None = None,
+                 backend: str = "torch") -> None:
+        if not hasattr(data, "edge_index") or data.edge_index is None:
+            raise ValueError("NeighborSampler needs a graph with edge_index")
+        self.num_neighbors = [int(k) for k in num_neighbors]
+        if not self.num_neighbors or any(k == 0 or k < -1 for k in self.num_neighbors):
+            raise ValueError(f"num_neighbors must be a non-empty list of positive counts (or -1 for "
+                             f"all neighbours), got {list(num_neighbors)}")
+        self.batch_size = int(check_positive(batch_size, "batch_size", "NeighborSampler",
+                                             integer=True))
+        if backend not in ("torch", "pyg", "auto"):
+            raise ValueError(f"backend must be 'torch', 'pyg' or 'auto', got {backend!r}")
+        self.data = data
+        n = int(data.num_nodes)
+        if input_nodes is None:
+            input_nodes = torch.arange(n)
+        elif input_nodes.dtype == torch.bool:
+            if input_nodes.numel() != n:
+                raise ValueError(f"input_nodes mask has {input_nodes.numel()} entries for {n} nodes")
+            input_nodes = input_nodes.nonzero().view(-1)
+        input_nodes = input_nodes.long().view(-1)
+        if input_nodes.numel() == 0:
+            raise ValueError("input_nodes is empty: there are no seed nodes to sample")
+        if int(input_nodes.min()) < 0 or int(input_nodes.max()) >= n:
+            raise ValueError(f"input_nodes must be node ids in [0, {n})")
+        self.input_nodes = input_nodes
+        self.shuffle = bool(shuffle)
+        self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        self.backend = self._resolve_backend(backend)
+        if self.backend == "torch":
+            self.rowptr, self.sources, self.edge_ids = _csr_by_target(data.edge_index.cpu(), n)
+
+    @staticmethod
+    def _resolve_backend(backend: str) -> str:
+        if backend == "torch":
+            return backend
+        try:
+            import torch_geometric.typing as pyg_typing
+
+            ok = bool(getattr(pyg_typing, "WITH_PYG_LIB", False)
+                      or getattr(pyg_typing, "WITH_TORCH_SPARSE", False))
+        except ImportError:  # pragma: no cover
+            ok = False
+        if ok:
+            return "pyg"
+        if backend == "pyg":
+            raise ValueError("backend='pyg' needs pyg-lib or torch-sparse installed; use "
+                             "backend='torch' (the built-in sampler) instead")
+        return "torch"
+
+    def __len__(self) -> int:
+        return (self.input_nodes.numel() + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator:
+        if self.backend == "pyg":  # pragma: no cover - needs pyg-lib / torch-sparse
+            from torch_geometric.loader import NeighborLoader
+
+            yield from NeighborLoader(self.data, num_neighbors=self.num_neighbors,
+                                      batch_size=self.batch_size, input_nodes=self.input_nodes,
+                                      shuffle=self.shuffle)
+            return
+        seeds = self.input_nodes
+        if self.shuffle:
+            seeds = seeds[torch.randperm(seeds.numel(), generator=self.generator)]
+        for start in range(0, seeds.numel(), self.batch_size):
+            yield self.sample(seeds[start:start + self.batch_size])
+
+    def sample(self, seeds: Tensor):
+        """The sampled subgraph around ``seeds`` (global ids; the seeds come first)."""
+        from torch_geometric.data import Data
+
+        n = int(self.data.num_nodes)
+        local = torch.full((n,), -1, dtype=torch.long)
+        local[seeds] = torch.arange(seeds.numel())
+        if int((local[seeds] != torch.arange(seeds.numel())).sum()) != 0:
+            raise ValueError("seed nodes must be distinct")
+        n_ids, edge_src, edge_dst, edge_ids = [seeds], [], [], []
+        frontier, count = seeds, seeds.numel()
+        for k in self.num_neighbors:
+            pos, owner = sample_neighbors(self.rowptr, self.sources, frontier, k, self.generator)
+            src = self.sources[pos]
+            new = torch.unique(src[local[src] < 0])
+            local[new] = torch.arange(count, count + new.numel())
+            count += new.numel()
+            n_ids.append(new)
+            edge_src.append(local[src])
+            edge_dst.append(local[frontier[owner]])
+            edge_ids.append(self.edge_ids[pos])
+            frontier = new
+            if frontier.numel() == 0:
+                break
+        n_id = torch.cat(n_ids)
+        batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]),
+                     num_nodes=n_id.numel())
+        e_id = torch.cat(edge_ids)
+        num_edges = self.data.edge_index.size(1)
+        for key, value in self.data.items():
+            if key == "edge_index" or not isinstance(value, Tensor) or value.dim() == 0:
+                continue
+            if value.size(0) == n and key != "edge_index":
+                batch[key] = value[n_id]
+            elif "edge" in key and value.size(0) == num_edges:
+                batch[key] = value[e_id]
+        batch.n_id, batch.e_id, batch.batch_size = n_id, e_id, int(seeds.numel())
+        return batch

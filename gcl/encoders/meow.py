@@ -1,0 +1,239 @@
+"""The MEOW/AdaMEOW encoder: type projections, meta-path contexts, a shared GCN, attention.
+
+Sparse throughout: meta-path adjacencies and context incidences are torch sparse tensors and all
+aggregation is ``torch.sparse.mm``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["MEOWEncoder", "SharedGCN", "SemanticAttention", "sparse_linear", "context_mean",
+           "spmm"]
+
+
+class _PairedSpMM(torch.autograd.Function):
+    """``A @ X`` for a constant sparse ``A`` whose transpose is stored: the backward pass is
+    ``Aᵀ @ grad`` with no per-step transposition, conversion or sort of ``A``."""
+
+    @staticmethod
+    def forward(ctx, a, a_t, x):
+        ctx.a_t = a_t
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, None, torch.sparse.mm(ctx.a_t, grad)
+
+
+def spmm(adj, x: Tensor) -> Tensor:
+    """Sparse (or dense) matrix times dense ``x``.
+
+    Args:
+        adj: a sparse tensor, a pair ``(A, Aᵀ)`` of sparse tensors (constant ``A``; the
+            backward pass uses the stored transpose), a dense tensor, or a list of these
+            (their mean times ``x``, without building the mean matrix).
+        x: ``[M, d]`` dense.
+
+    Returns:
+        Tensor: ``[N, d]``.
+
+    Example:
+        >>> a = torch.tensor([[0., 2.], [1., 0.]])
+        >>> x = torch.ones(2, 1, requires_grad=True)
+        >>> spmm((a.to_sparse_csr(), a.t().to_sparse_csr()), x).sum().backward()
+        >>> x.grad.view(-1).tolist()
+        [1.0, 2.0]
+    """
+    if isinstance(adj, list):  # the mean of several adjacencies, never materialised
+        return sum(spmm(a, x) for a in adj) / len(adj)
+    if isinstance(adj, tuple):
+        return _PairedSpMM.apply(adj[0], adj[1], x)
+    if adj.layout == torch.strided:
+        return adj @ x
+    return torch.sparse.mm(adj, x)
+
+
+def sparse_linear(x: Tensor, layer: nn.Linear) -> Tensor:
+    """``layer(x)`` for a dense or sparse ``x`` (sparse: ``x @ Wᵀ + b`` via ``torch.sparse.mm``).
+
+    Example:
+        >>> lin = nn.Linear(3, 2)
+        >>> x = torch.eye(3)
+        >>> torch.allclose(sparse_linear(x.to_sparse(), lin), lin(x))
+        True
+    """
+    if x.is_sparse or x.layout == torch.sparse_csr:
+        out = torch.sparse.mm(x, layer.weight.t())
+        return out + layer.bias if layer.bias is not None else out
+    return layer(x)
+
+
+def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) -> Tensor:
+    """Mean of ``h`` over each row's context set (row count clamped to at least 1).
+
+    Args:
+        incidence: sparse binary ``[N, M]`` target×context-type incidence (or a pair
+            ``(incidence, its transpose)``, see :func:`spmm`).
+        h: ``[M, d]`` projected context-type features.
+        inv_count: optional precomputed ``1 / max(row count, 1)`` as ``[N, 1]``.
+
+    Returns:
+        Tensor: ``[N, d]``.
+
+    Example:
+        >>> inc = torch.tensor([[1., 1.], [0., 0.]]).to_sparse()
+        >>> context_mean(inc, torch.tensor([[1.], [3.]])).tolist()
+        [[2.0], [0.0]]
+    """
+    if inv_count is None:
+        count = torch.sparse.sum(incidence, 1).to_dense().clamp(min=1)
+        inv_count = (1.0 / count).unsqueeze(1)
+    return spmm(incidence, h) * inv_count
+
+
+class SharedGCN(nn.Module):
+    """MEOW's shared 2-layer GCN: ``PReLU(A·Dropout(X W1))``, ``A·Dropout(H W2)``, then a
+    LayerNorm over the whole ``N×d`` matrix (one mean and variance, no affine).
+
+    Args:
+        dim: input/hidden/output width.
+        dropout: dropout rate.
+
+    Example:
+        >>> gcn = SharedGCN(4, 0.0)
+        >>> a = torch.eye(3).to_sparse()
+        >>> z = gcn(torch.randn(3, 4), a)
+        >>> z.shape, round(float(z.mean()), 4) == 0.0
+        (torch.Size([3, 4]), True)
+    """
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        bound = 1.0 / math.sqrt(dim)
+        self.w1 = nn.Parameter(torch.empty(dim, dim).uniform_(-bound, bound))
+        self.w2 = nn.Parameter(torch.empty(dim, dim).uniform_(-bound, bound))
+        self.act = nn.PReLU()
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, adj: Tensor) -> Tensor:
+        h = self.act(spmm(adj, self.dropout(x @ self.w1)))
+        z = spmm(adj, self.dropout(h @ self.w2))
+        return F.layer_norm(z, z.shape)
+
+
+class SemanticAttention(nn.Module):
+    """HAN-style semantic attention: ``score_k = a · mean_i tanh(W z_i^k + b)``, softmax over k.
+
+    Args:
+        dim: embedding width.
+        dropout: dropout on the attention vector ``a``.
+
+    Example:
+        >>> att = SemanticAttention(4, 0.0)
+        >>> zs = [torch.randn(5, 4), torch.randn(5, 4)]
+        >>> out, beta = att(zs)
+        >>> out.shape, round(float(beta.sum()), 5)
+        (torch.Size([5, 4]), 1.0)
+    """
+
+    def __init__(self, dim: int, dropout: float):
+        super().__init__()
+        self.fc = nn.Linear(dim, dim)
+        self.att = nn.Parameter(torch.empty(1, dim))
+        nn.init.xavier_normal_(self.fc.weight, gain=1.414)
+        nn.init.xavier_normal_(self.att, gain=1.414)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, zs: list[Tensor]) -> tuple[Tensor, Tensor]:
+        a = self.dropout(self.att)
+        scores = torch.stack([(a * torch.tanh(self.fc(z)).mean(0, keepdim=True)).sum()
+                              for z in zs])
+        beta = torch.softmax(scores, 0)
+        out = sum(b * z for b, z in zip(beta, zs))
+        return out, beta
+
+
+class MEOWEncoder(nn.Module):
+    """The MEOW/AdaMEOW encoder and its shared projection head.
+
+    ``forward(inputs)`` takes the prepared tensors of a meta-path graph (a dict, see
+    :func:`gcl.methods.meow.prepare_inputs`): ``x`` (features per type), ``x_masked`` (masked
+    target features), ``contexts`` (per meta-path, ``(type, incidence, inv_count)`` triples),
+    ``adjs`` and ``adjs_masked`` (normalised sparse adjacencies per meta-path) and ``coarse``
+    (their mean). It returns ``(z_coarse, z, u, v)``: the coarse-view GCN output, the fused
+    fine-view embedding (the output embedding), and the head's L2-normalised projections.
+
+    Args:
+        in_dims: input width per node type.
+        target: the target node type.
+        context_types: per meta-path, the node type of each context position.
+        hidden: width of everything (default: 64).
+        proj_dim: output width of the projection head (default: ``hidden``).
+        dropout: the one dropout rate (default: 0.2).
+        masked_dropout: apply dropout to the masked target projection too (ACM: yes; DBLP's
+            reference code skips it) (default: ``True``).
+
+    Example:
+        >>> enc = MEOWEncoder({"p": 3, "a": 2}, "p", [["a"]], hidden=4)
+        >>> inc = torch.tensor([[1., 0], [1, 1], [0, 1]]).to_sparse()
+        >>> eye = torch.eye(3).to_sparse()
+        >>> inputs = {"x": {"p": torch.eye(3), "a": torch.eye(2)}, "x_masked": torch.eye(3),
+        ...           "contexts": [[("a", inc, None)]], "adjs": [eye], "adjs_masked": [eye],
+        ...           "coarse": eye}
+        >>> zc, z, u, v = enc(inputs)
+        >>> z.shape, round(float(u.norm(dim=1)[0]), 4)
+        (torch.Size([3, 4]), 1.0)
+    """
+
+    def __init__(self, in_dims: dict, target: str, context_types: list, *, hidden: int = 64,
+                 proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True):
+        super().__init__()
+        self.target = target
+        self.context_types = [list(c) for c in context_types]
+        types = {target} | {t for c in self.context_types for t in c}
+        self.proj = nn.ModuleDict({t: nn.Linear(int(in_dims[t]), hidden) for t in sorted(types)})
+        for lin in self.proj.values():
+            nn.init.xavier_normal_(lin.weight, gain=1.414)
+        self.ctx = nn.ModuleList([
+            nn.ModuleList([nn.Linear(hidden, hidden, bias=False) for _ in c])
+            for c in self.context_types])
+        for group in self.ctx:
+            for lin in group:
+                nn.init.xavier_normal_(lin.weight, gain=1.414)
+        self.gcn = SharedGCN(hidden, dropout)
+        self.attention = SemanticAttention(hidden, dropout)
+        self.head = nn.Linear(hidden, proj_dim or hidden)
+        nn.init.xavier_normal_(self.head.weight, gain=1.414)
+        self.dropout = nn.Dropout(dropout)
+        self.masked_dropout = bool(masked_dropout)
+
+    def project(self, t: str, x: Tensor, *, dropout: bool = True) -> Tensor:
+        """``ELU(Dropout(W_t x + b))`` for node type ``t``."""
+        h = sparse_linear(x, self.proj[t])
+        return F.elu(self.dropout(h) if dropout else h)
+
+    def forward(self, inputs: dict):
+        x = inputs["x"]
+        h = {t: self.project(t, x[t]) for t in self.proj}
+        h_target = h[self.target]
+        h_masked = self.project(self.target, inputs["x_masked"], dropout=self.masked_dropout)
+        z_coarse = self.gcn(h_target, inputs["coarse"])
+        clean, masked = [], []
+        for p, triples in enumerate(inputs["contexts"]):
+            ctx = 0
+            for q, (t, inc, inv) in enumerate(triples):
+                ctx = ctx + self.dropout(self.ctx[p][q](context_mean(inc, h[t], inv)))
+            hp = F.elu(h_target + ctx)
+            hp_masked = F.elu(h_masked + ctx)
+            clean.append(F.normalize(self.gcn(hp, inputs["adjs"][p]), dim=1))
+            masked.append(F.normalize(self.gcn(hp_masked, inputs["adjs_masked"][p]), dim=1))
+        z, beta = self.attention(clean + masked)
+        self.last_beta = beta.detach()
+        u = F.normalize(torch.tanh(self.head(z_coarse)), dim=1)
+        v = F.normalize(torch.tanh(self.head(z)), dim=1)
+        return z_coarse, z, u, v

@@ -1,0 +1,282 @@
+"""MEOW's cluster-weighted InfoNCE + prototype loss, and AdaMEOW's learned soft weights.
+
+Both losses are computed in row chunks with recomputation in the backward pass, so neither the
+N×N weight matrix nor (AdaMEOW) any N×N×d pair tensor is ever held: AdaMEOW applies the first
+layer of its weight MLP to the two embedding matrices separately (W1(v_i + u_j) = W1 v_i + W1 u_j)
+and broadcasts, chunk by chunk (``B×N×hidden`` at most, hidden = 16).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from .._utils import check_positive
+from .base import Objective
+
+__all__ = ["torch_kmeans", "cluster_concentration", "weighted_info_nce", "proto_nce",
+           "MEOWLoss", "AdaMEOWLoss"]
+
+
+def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: int = 0):
+    """k-means with inner-product assignment (faiss ``Kmeans`` + ``IndexFlatIP`` semantics).
+
+    Each of ``nredo`` restarts samples ``k`` distinct points as centroids (seeded), then runs
+    ``niter`` rounds of: assign every point to the centroid of largest inner product, move each
+    centroid to its members' mean (an empty cluster takes a random point). The restart with
+    the largest total inner product wins. Runs on ``x``'s device.
+
+    Args:
+        x: ``[N, d]`` points (detached).
+        k: number of clusters (``1 <= k <= N``).
+        niter: iterations per restart (default: 20).
+        nredo: restarts (default: 5).
+        seed: random seed (default: 0).
+
+    Returns:
+        tuple: ``(assign [N] long, centroids [k, d] L2-normalised, score [N])`` where ``score``
+        is each point's inner product with its (unnormalised) centroid.
+
+    Example:
+        >>> x = torch.tensor([[1., 0], [0.9, 0.1], [0, 1], [0.1, 0.9]])
+        >>> a, c, s = torch_kmeans(x, 2, seed=0)
+        >>> bool(a[0] == a[1]) and bool(a[2] == a[3]) and bool(a[0] != a[2])
+        True
+    """
+    n = x.shape[0]
+    k = int(k)
+    if not 1 <= k <= n:
+        raise ValueError(f"torch_kmeans: k={k} must lie in [1, {n}] (the number of points)")
+    x = x.detach()
+    gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    best = None
+    for _ in range(int(nredo)):
+        cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
+        for _ in range(int(niter)):
+            assign = (x @ cent.t()).argmax(1)
+            onehot = torch.zeros(n, k, dtype=x.dtype, device=x.device)
+            onehot[torch.arange(n, device=x.device), assign] = 1  # a matmul beats index_add_
+            sums = onehot.t() @ x
+            counts = torch.bincount(assign, minlength=k)
+            empty = counts == 0
+            cent = sums / counts.clamp(min=1).unsqueeze(1).to(x.dtype)
+            if bool(empty.any()):
+                pick = torch.randint(0, n, (int(empty.sum()),), generator=gen).to(x.device)
+                cent[empty] = x[pick]
+        sim = x @ cent.t()
+        score, assign = sim.max(1)
+        obj = float(score.sum())
+        if best is None or obj > best[0]:
+            best = (obj, assign, cent, score)
+    _, assign, cent, score = best
+    return assign, F.normalize(cent, dim=1), score
+
+
+def cluster_concentration(score: Tensor, assign: Tensor, k: int, tau: float) -> Tensor:
+    """PCL-style concentration φ per cluster, as MEOW computes it.
+
+    φ_c = mean over members of √score / ln(n_c + 5); clusters with at most one member get the
+    largest φ of the others; φ is clipped to its 10th-90th percentile and rescaled to mean τ.
+
+    Args:
+        score: ``[N]`` inner product of each point with its centroid.
+        assign: ``[N]`` cluster ids.
+        k: number of clusters.
+        tau: the target mean (the temperature).
+
+    Returns:
+        Tensor: ``[k]``.
+
+    Example:
+        >>> phi = cluster_concentration(torch.ones(6), torch.tensor([0, 0, 0, 1, 1, 2]), 3, 0.5)
+        >>> round(float(phi.mean()), 4)
+        0.5
+    """
+    counts = torch.bincount(assign, minlength=k).to(score.dtype)
+    root = score.clamp(min=0).sqrt()
+    sums = torch.zeros(k, dtype=score.dtype, device=score.device).index_add_(0, assign, root)
+    phi = sums / counts.clamp(min=1) / torch.log(counts + 5)
+    big = counts > 1
+    fill = phi[big].max() if bool(big.any()) else torch.tensor(1.0, dtype=score.dtype)
+    phi = torch.where(big, phi, fill)
+    lo, hi = torch.quantile(phi, 0.1), torch.quantile(phi, 0.9)
+    phi = phi.clamp(min=float(lo), max=float(hi))
+    return tau * phi / phi.mean()
+
+
+def _chunk_rows(n: int, chunk: int):
+    for start in range(0, n, chunk):
+        yield start, min(n, start + chunk)
+
+
+def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *,
+                      chunk_size: int = 128) -> Tensor:
+    """MEOW's InfoNCE: mean_i −log[exp(u_i·v_i/τ) / Σ_j w_ij exp(u_i·v_j/τ)], with
+    w_ij = Σ_m 1[a_m(i) ≠ a_m(j)] (so w_ii = 0: the positive is not in the denominator).
+
+    Computed in row chunks, recomputed in the backward pass (no N×N weight matrix is kept).
+
+    Args:
+        u: ``[N, d]`` anchors (coarse view).
+        v: ``[N, d]`` samples (fine view).
+        assigns: one ``[N]`` cluster assignment per clustering.
+        tau: temperature.
+        chunk_size: rows per chunk (default: 128).
+
+    Returns:
+        Tensor: scalar loss.
+
+    Example:
+        >>> u = F.normalize(torch.randn(6, 3), dim=1)
+        >>> a = [torch.arange(6), torch.arange(6)]  # every pair weighted 2
+        >>> float(weighted_info_nce(u, u, a, 0.5)) > 0
+        True
+    """
+    n = u.shape[0]
+    stacked = torch.stack([a.to(u.device) for a in assigns])  # [M, N]
+
+    def block(u_blk, v_all, s_blk):
+        w = (s_blk.unsqueeze(2) != stacked.unsqueeze(1)).sum(0).to(u_blk.dtype)  # [B, N]
+        logits = u_blk @ v_all.t() / tau
+        return torch.logsumexp(logits + torch.log(w), dim=1).sum()
+
+    total = u.new_zeros(())
+    for a, b in _chunk_rows(n, chunk_size):
+        args = (u[a:b], v, stacked[:, a:b])
+        total = total + (checkpoint(block, *args, use_reentrant=False)
+                         if torch.is_grad_enabled() else block(*args))
+    pos = (u * v).sum(1) / tau
+    return (total - pos.sum()) / n
+
+
+def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor) -> Tensor:
+    """Prototype loss of one clustering: mean_i −log softmax_k(u_i·c_k/φ_k)[a(i)].
+
+    (The reference divides by ``N·mean_k`` instead of ``Σ_k``; that only adds the constant
+    ``log(N/k)`` to the value and nothing to the gradients.)
+
+    Args:
+        u: ``[N, d]`` anchors.
+        centroids: ``[k, d]`` normalised prototypes.
+        phi: ``[k]`` concentrations.
+        assign: ``[N]`` cluster of each node.
+
+    Returns:
+        Tensor: scalar loss.
+
+    Example:
+        >>> u = torch.eye(2); c = torch.eye(2)
+        >>> round(float(proto_nce(u, c, torch.ones(2), torch.tensor([0, 1]))), 4)
+        0.3133
+    """
+    logits = (u @ centroids.t()) / phi.unsqueeze(0)
+    return F.cross_entropy(logits, assign.to(u.device))
+
+
+class MEOWLoss(Objective):
+    """MEOW's objective: cluster-weighted InfoNCE (coarse anchors u, fine samples v) plus
+    ``proto_weight`` × the prototype loss averaged over the clusterings.
+
+    Every call clusters ``v`` (detached) once per entry of ``num_clusters`` with
+    :func:`torch_kmeans` (seed = the clustering's index), on ``v``'s device.
+
+    Args:
+        tau: temperature (also the mean concentration φ) (default: 0.4).
+        num_clusters: cluster counts, one clustering each (default: ``(100, 300)``).
+        proto_weight: λ_proto (default: 1.0).
+        niter: k-means iterations (default: 20).
+        nredo: k-means restarts (default: 5).
+        chunk_size: rows per InfoNCE chunk (default: 128).
+
+    Example:
+        >>> loss = MEOWLoss(tau=0.5, num_clusters=(2, 3), nredo=1)
+        >>> u = F.normalize(torch.randn(8, 4), dim=1); v = F.normalize(torch.randn(8, 4), dim=1)
+        >>> float(loss(u, v)) > 0
+        True
+    """
+
+    def __init__(self, tau: float = 0.4, num_clusters=(100, 300), proto_weight: float = 1.0, *,
+                 niter: int = 20, nredo: int = 5, chunk_size: int = 128):
+        super().__init__()
+        self.tau = check_positive(tau, "tau", "MEOWLoss")
+        self.num_clusters = [int(check_positive(k, "num_clusters", "MEOWLoss", integer=True))
+                             for k in num_clusters]
+        if not self.num_clusters:
+            raise ValueError("MEOWLoss: num_clusters must list at least one cluster count")
+        self.proto_weight = float(proto_weight)
+        self.niter, self.nredo, self.chunk_size = int(niter), int(nredo), int(chunk_size)
+        self.last = {}
+
+    def cluster(self, v: Tensor) -> list[tuple[Tensor, Tensor, Tensor]]:
+        """``(assign, centroids, phi)`` per clustering of ``v``."""
+        out = []
+        for m, k in enumerate(self.num_clusters):
+            assign, cent, score = torch_kmeans(v.detach(), min(k, v.shape[0]), niter=self.niter,
+                                               nredo=self.nredo, seed=m)
+            out.append((assign, cent, cluster_concentration(score, assign, cent.shape[0],
+                                                            self.tau)))
+        return out
+
+    def forward(self, u: Tensor, v: Tensor, step=None, clusters=None) -> Tensor:
+        clusters = clusters if clusters is not None else self.cluster(v)
+        info = weighted_info_nce(u, v, [c[0] for c in clusters], self.tau,
+                                 chunk_size=self.chunk_size)
+        proto = sum(proto_nce(u, c, phi, a) for a, c, phi in clusters) / len(clusters)
+        self.last = {"info": float(info.detach()), "proto": float(proto.detach())}
+        if step is not None:
+            step.log("info", info)
+            step.log("proto", proto)
+        return info + self.proto_weight * proto
+
+
+class AdaMEOWLoss(Objective):
+    """AdaMEOW's objective with learned soft negative weights.
+
+    L = mean_i −log[exp(v_i·u_i/τ) / Σ_j w_ij exp(v_i·u_j/τ)] with
+    w_ij = σ(W2 · tanh(W1 (v_i + u_j) + b1) + b2) (anchor v = fine view, samples u = coarse
+    view; j = i is in the denominator). W1 is applied to ``v`` and ``u`` separately and
+    broadcast over a row chunk: at most ``chunk_size × N × hidden`` values, never N×N×d.
+
+    Args:
+        dim: embedding width d.
+        hidden: width of the weight MLP (default: 16).
+        tau: temperature (default: 0.9).
+        chunk_size: rows per chunk (default: 256).
+
+    Example:
+        >>> loss = AdaMEOWLoss(4, tau=0.5)
+        >>> v = F.normalize(torch.randn(5, 4), dim=1); u = F.normalize(torch.randn(5, 4), dim=1)
+        >>> float(loss(v, u)) > 0
+        True
+    """
+
+    def __init__(self, dim: int, hidden: int = 16, tau: float = 0.9, chunk_size: int = 256):
+        super().__init__()
+        self.tau = check_positive(tau, "tau", "AdaMEOWLoss")
+        self.w1 = nn.Linear(int(dim), int(hidden))
+        self.w2 = nn.Linear(int(hidden), 1)
+        self.chunk_size = int(check_positive(chunk_size, "chunk_size", "AdaMEOWLoss",
+                                             integer=True))
+
+    def log_weights(self, v_blk: Tensor, u: Tensor) -> Tensor:
+        """``log w_ij`` for the rows of ``v_blk`` against every ``u_j`` (``[B, N]``)."""
+        hv = v_blk @ self.w1.weight.t() + self.w1.bias  # [B, h]
+        hu = u @ self.w1.weight.t()  # [N, h]
+        hidden = torch.tanh(hv.unsqueeze(1) + hu.unsqueeze(0))  # [B, N, h]
+        return F.logsigmoid(hidden @ self.w2.weight.view(-1) + self.w2.bias)
+
+    def forward(self, v: Tensor, u: Tensor, step=None) -> Tensor:
+        n = v.shape[0]
+
+        def block(v_blk, u_all):
+            logits = v_blk @ u_all.t() / self.tau
+            return torch.logsumexp(logits + self.log_weights(v_blk, u_all), dim=1).sum()
+
+        total = v.new_zeros(())
+        for a, b in _chunk_rows(n, self.chunk_size):
+            total = total + (checkpoint(block, v[a:b], u, use_reentrant=False)
+                             if torch.is_grad_enabled() else block(v[a:b], u))
+        pos = (v * u).sum(1) / self.tau
+        return (total - pos.sum()) / n

@@ -1,0 +1,37 @@
+"""Benchmark scripts run end to end (tiny sizes) and the benchmark page matches its files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gcl.reporting import collect_benchmarks, render_benchmarks
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_loss_scaling_script_writes_a_table(tmp_path):
+    env = {**os.environ, "GCL_BENCH_RESULTS": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "loss_scaling.py"),
+                           "--sizes", "300", "700", "--dim", "16", "--block-size", "128"],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "loss_scaling.json").read_text())
+    assert [row[0] for row in record["rows"]] == [300, 700]
+    points = {(p["impl"], p["n"]): p for p in record["points"]}
+    for key, p in points.items():
+        assert p["time_s"] > 0 and p["peak_mb"] >= 0 and 0 < p["matmul_fraction"], key
+    # the dense loss holds N×N matrices, the blockwise one 128×N blocks
+    assert points[("blockwise", 700)]["block"] == 128
+    page = render_benchmarks(collect_benchmarks(tmp_path))
+    assert "| 300 | 128 |" in page and "blockwise % of matmul" in page
+
+
+def test_committed_benchmark_page_matches_the_result_files():
+    page = (REPO / "docs" / "benchmarks.md").read_text()
+    expected = render_benchmarks(collect_benchmarks(REPO / "benchmarks" / "results"))
+    assert page == expected, ("docs/benchmarks.md is stale: run `python -m gcl.reporting "
+                              "--benchmarks` (or `make bench`)")

@@ -1,0 +1,209 @@
+"""Property tests over random small graphs for every augmentation and objective.
+
+To cover a new augmentation or objective, add one entry to ``AUGMENTATIONS`` or ``OBJECTIVES``
+below; ``test_registries_cover_the_public_classes`` fails until it is there. Each entry gets at
+least 200 random examples per property.
+"""
+
+import inspect
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from torch_geometric.data import Data
+
+import gcl.augment
+import gcl.objectives
+from gcl.augment import Augmentation, Compose, DropEdge, Identity, MaskFeature, RandomChoice
+from gcl.objectives import InfoNCE, Objective
+
+# -- registries ------------------------------------------------------------------------------------
+# name -> factory(p, seed) building the augmentation; p is a drawn probability in [0, 1] and seed a
+# drawn seed (None: the global RNG).
+AUGMENTATIONS = {
+    "Identity": lambda p, seed: Identity(),
+    "DropEdge": lambda p, seed: DropEdge(p, seed=seed),
+    "MaskFeature": lambda p, seed: MaskFeature(p, seed=seed),
+    "Compose": lambda p, seed: Compose([DropEdge(p, seed=seed),
+                                        MaskFeature(1 - p, seed=None if seed is None else seed + 1)]),
+    "RandomChoice": lambda p, seed: RandomChoice(
+        [DropEdge(p, seed=seed), MaskFeature(p, seed=None if seed is None else seed + 1),
+         Identity()], num_choices=2, seed=None if seed is None else seed + 2),
+}
+# Augmentations that only remove edges (their output edges are a sub-multiset of the input's).
+EDGE_SUBSET = {"Identity", "DropEdge", "MaskFeature", "Compose", "RandomChoice"}
+
+# name -> factory(tau) building the objective. Each InfoNCE path has its own entry.
+OBJECTIVES = {
+    "InfoNCE dense": lambda tau: InfoNCE(tau, block_size=0),
+    "InfoNCE blockwise": lambda tau: InfoNCE(tau, block_size=3),
+    "InfoNCE dense one-sided inter-only": lambda tau: InfoNCE(tau, intra_view=False,
+                                                              symmetric=False, block_size=0),
+    "InfoNCE blockwise one-sided inter-only": lambda tau: InfoNCE(tau, intra_view=False,
+                                                                  symmetric=False, block_size=2),
+}
+# Objectives that compute the same loss by another path: (entry, reference entry).
+SAME_LOSS = [("InfoNCE blockwise", "InfoNCE dense"),
+             ("InfoNCE blockwise one-sided inter-only", "InfoNCE dense one-sided inter-only")]
+
+PROPERTY = settings(max_examples=200, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_registries_cover_the_public_classes():
+    augs = {name for name in gcl.augment.__all__
+            if inspect.isclass(obj := getattr(gcl.augment, name))
+            and issubclass(obj, Augmentation) and obj is not Augmentation}
+    assert augs <= set(AUGMENTATIONS), f"add {sorted(augs - set(AUGMENTATIONS))} to AUGMENTATIONS"
+    objs = {name for name in gcl.objectives.__all__
+            if inspect.isclass(obj := getattr(gcl.objectives, name))
+            and issubclass(obj, Objective) and obj is not Objective}
+    covered = {key.split()[0] for key in OBJECTIVES}
+    assert objs <= covered, f"add {sorted(objs - covered)} to OBJECTIVES"
+
+
+# -- strategies ------------------------------------------------------------------------------------
+@st.composite
+def graphs(draw):
+    """Tiny graphs: 1-12 nodes, 0-30 random directed edges (self-loops and duplicates included),
+    1-6 features, sometimes edge weights and labels."""
+    n = draw(st.integers(1, 12))
+    f = draw(st.integers(1, 6))
+    e = draw(st.integers(0, 30))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    data = Data(x=torch.randn(n, f, generator=g) * draw(st.sampled_from([1e-3, 1.0, 1e3])),
+                edge_index=torch.randint(0, n, (2, e), generator=g))
+    if draw(st.booleans()):
+        data.edge_weight = torch.rand(e, generator=g)
+    if draw(st.booleans()):
+        data.y = torch.randint(0, 3, (n,), generator=g)
+    return data
+
+
+probabilities = st.one_of(st.sampled_from([0.0, 1.0]), st.floats(0.0, 1.0))
+seeds = st.one_of(st.none(), st.integers(0, 2**31 - 1))
+
+
+def _snapshot(data):
+    return {k: v.clone() for k, v in data.items() if isinstance(v, torch.Tensor)}
+
+
+def _columns(ei):
+    return sorted(map(tuple, ei.t().tolist()))
+
+
+def _same(a: Data, b: Data) -> bool:
+    keys = {k for k, v in a.items() if isinstance(v, torch.Tensor)}
+    if keys != {k for k, v in b.items() if isinstance(v, torch.Tensor)}:
+        return False
+    return all(torch.equal(a[k], b[k]) for k in keys)
+
+
+# -- augmentations ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+@PROPERTY
+@given(data=graphs(), p=probabilities, seed=seeds)
+def test_augmentation_output_is_a_valid_view_and_input_is_untouched(name, data, p, seed):
+    before = _snapshot(data)
+    n, f = data.num_nodes, data.x.size(1)
+    out = AUGMENTATIONS[name](p, seed)(data)
+    # input untouched
+    assert _same(data, Data(**before)), f"{name} modified its input"
+    # output valid
+    assert isinstance(out, Data)
+    assert out.num_nodes == n
+    assert out.x.shape == (n, f) and out.x.dtype == data.x.dtype
+    assert bool(torch.isfinite(out.x).all())
+    ei = out.edge_index
+    assert ei.dim() == 2 and ei.size(0) == 2 and ei.dtype == torch.long
+    if ei.numel():
+        assert int(ei.min()) >= 0 and int(ei.max()) < n
+    if "edge_weight" in data:
+        assert out.edge_weight.shape == (ei.size(1),)
+    if "y" in data:
+        assert torch.equal(out.y, data.y)
+    if name in EDGE_SUBSET:
+        kept, orig = _columns(ei), _columns(data.edge_index)
+        for col in set(kept):
+            assert kept.count(col) <= orig.count(col)
+        # masked features are zeroed columns; surviving values are unchanged
+        changed = out.x != data.x
+        assert bool((out.x[changed] == 0).all())
+
+
+@pytest.mark.parametrize("name", list(AUGMENTATIONS))
+@PROPERTY
+@given(data=graphs(), p=probabilities, seed=seeds)
+def test_augmentation_is_deterministic_under_a_fixed_seed(name, data, p, seed):
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(1234)  # for the unseeded ones (the global RNG)
+        aug = AUGMENTATIONS[name](p, seed)
+        outs.append([aug(data), aug(data)])  # the stream of views, not just the first
+    for a, b in zip(*outs):
+        assert _same(a, b), f"{name} is not deterministic with seed={seed}"
+
+
+# -- objectives ------------------------------------------------------------------------------------
+@st.composite
+def embedding_pairs(draw):
+    n = draw(st.integers(1, 10))
+    d = draw(st.integers(1, 6))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
+    scale = draw(st.sampled_from([1e-4, 1.0, 1e4]))
+    h1 = torch.randn(n, d, generator=g) * scale
+    h2 = h1 + draw(st.sampled_from([0.0, 0.1, 10.0])) * torch.randn(n, d, generator=g) * scale
+    if draw(st.booleans()):  # an all-zero row (normalises to zero) in one view
+        h1[draw(st.integers(0, n - 1))] = 0.0
+    return h1, h2
+
+
+taus = st.one_of(st.sampled_from([0.05, 1.0]), st.floats(0.05, 2.0))
+
+
+def _loss_and_grads(objective, h1, h2):
+    a, b = h1.clone().requires_grad_(True), h2.clone().requires_grad_(True)
+    loss = objective(a, b)
+    loss.backward()
+    return loss.detach(), a.grad, b.grad
+
+
+@pytest.mark.parametrize("name", list(OBJECTIVES))
+@PROPERTY
+@given(pair=embedding_pairs(), tau=taus)
+def test_objective_is_finite_deterministic_and_leaves_inputs_alone(name, pair, tau):
+    h1, h2 = pair
+    c1, c2 = h1.clone(), h2.clone()
+    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
+    assert torch.equal(h1, c1) and torch.equal(h2, c2)
+    assert loss.dim() == 0 and loss.dtype == h1.dtype
+    assert bool(torch.isfinite(loss))
+    assert g1.shape == h1.shape and g2.shape == h2.shape
+    assert bool(torch.isfinite(g1).all()) and bool(torch.isfinite(g2).all())
+    # a cross-entropy over softmax probabilities is never negative
+    assert float(loss) >= -1e-5
+    loss2, g1b, g2b = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
+    assert torch.equal(loss, loss2) and torch.equal(g1, g1b) and torch.equal(g2, g2b)
+
+
+@pytest.mark.parametrize("name,reference", SAME_LOSS)
+@PROPERTY
+@given(pair=embedding_pairs(), tau=taus)
+def test_objective_paths_agree(name, reference, pair, tau):
+    h1, h2 = pair
+    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
+    ref, r1, r2 = _loss_and_grads(OBJECTIVES[reference](tau), h1, h2)
+    assert torch.allclose(loss, ref, rtol=1e-5, atol=1e-5)
+    # gradients of the unnormalised inputs scale as 1 / |h|: compare relative to their size
+    for g, r, h in ((g1, r1, h1), (g2, r2, h2)):
+        scale = h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        assert torch.allclose(g * scale, r * scale, rtol=1e-4, atol=1e-4)
