@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
 from .fake_ogb import make_fake_ogb
-from .hetero import MetaPathGraph, from_hetero_data, load_hetero
 from .loaders import load, ogb_evaluator
 from .sampler import NeighborSampler
 from .splits import parse_split, random_split
@@ -54,3 +53,15 @@ __all__ = [
     "load_hetero",
     "from_hetero_data",
 ]
+
+_LAZY = {"MetaPathGraph", "from_hetero_data", "load_hetero"}
+
+
+def __getattr__(name: str):
+    # The heterogeneous-graph tools need numpy and scipy: import them on first use only, so
+    # that ``import gcl.data`` stays light.
+    if name in _LAZY:
+        from . import hetero
+
+        return getattr(hetero, name)
+    raise AttributeError(f"module 'gcl.data' has no attribute {name!r}")
