@@ -27,6 +27,7 @@ def _example(name):
 
 @pytest.mark.parametrize("name, extra", [
     ("ogbn_arxiv", ["--block-size", "64"]),           # blockwise loss on 240 nodes
+    ("ogbn_arxiv", ["--objective", "pamc"]),          # GCN + PamC negatives
     ("ogbn_products", ["--batch-size", "64", "--fanout", "5", "3"]),
 ])
 def test_example_on_fake_ogb(tmp_path, monkeypatch, no_network, name, extra):
@@ -66,3 +67,41 @@ def test_minibatch_fit_steps_once_per_batch_on_seed_nodes():
     assert all(torch.isfinite(torch.tensor(history.losses)))
     assert any(not torch.equal(a, b) for a, b in zip(before, pipe.parameters(), strict=True))
     assert pipe.embed(data).shape == (200, 16)  # full-graph inference afterwards
+
+
+def test_pamc_negatives_in_minibatch_use_the_seed_block_of_s():
+    from gcl.objectives import PamCObjective, influence_matrix
+    from gcl.objectives.pamc import positive_term, restrict_sparse
+
+    data = gcl.data.synthetic(num_nodes=150, num_features=8, num_classes=3, seed=2)
+    full = influence_matrix(data.edge_index, data.num_nodes, 1)
+    nodes = torch.tensor([5, 17, 3, 99, 42])
+    sub = restrict_sparse(full, nodes).to_dense()
+    assert torch.equal(sub, full.to_dense()[nodes][:, nodes])
+    # the objective's positive term on a batch equals the naive one on the dense seed block
+    objective = PamCObjective(3, 16)
+    objective.setup(data)
+    seen = []
+    real = positive_term
+
+    def spy(a, target, temperature, other=None):
+        seen.append(target.to_dense())
+        return real(a, target, temperature, other=other)
+
+    import gcl.objectives.pamc as mod
+
+    mod.positive_term, saved = spy, mod.positive_term
+    try:
+        loader = NeighborSampler(data, [4, 4], batch_size=40, seed=0)
+        pipe = gcl.Pipeline(GCNEncoder(8, 16), objective, augment=DropEdge(0.2), lr=0.01,
+                            device="cpu", progress=False)
+        batch = next(iter(loader))
+        loss, step = pipe.compute_loss(batch, epoch=1)
+    finally:
+        mod.positive_term = saved
+    seeds = batch.n_id[:batch.batch_size]
+    assert torch.isfinite(loss) and seen
+    assert torch.equal(seen[0], full.to_dense()[seeds][:, seeds])
+    assert objective.target.size(0) == data.num_nodes  # the full matrix is kept for later batches
+    history = pipe.fit(data, epochs=1, loader=loader)
+    assert history.epochs[0]["batches"] == 4.0 and torch.isfinite(torch.tensor(history.losses)).all()

@@ -45,7 +45,7 @@ from .base import Objective, Step
 
 __all__ = ["influence_matrix", "temperature_from_multiplier", "positive_term",
            "meta_node_negative", "node_pair_negative", "pamc_loss", "PamCLoss", "PamCObjective",
-           "student_t_assignment", "target_distribution", "NEGATIVES"]
+           "student_t_assignment", "target_distribution", "restrict_sparse", "NEGATIVES"]
 
 #: the negative terms :func:`pamc_loss` offers
 NEGATIVES = ("meta_node", "node_pair")
@@ -355,6 +355,32 @@ def target_distribution(q: Tensor) -> Tensor:
     return weight / weight.sum(1, keepdim=True)
 
 
+def restrict_sparse(matrix: Tensor, nodes: Tensor) -> Tensor:
+    """The square submatrix ``matrix[nodes][:, nodes]`` of a sparse COO matrix, in O(nnz).
+
+    Args:
+        matrix: a coalesced sparse COO ``[N, N]`` tensor.
+        nodes: ``[B]`` distinct node ids; row/column ``k`` of the result is ``nodes[k]``.
+
+    Returns:
+        Tensor: a coalesced sparse COO ``[B, B]`` tensor.
+
+    Example:
+        >>> m = torch.tensor([[1.0, 2.0, 0.0], [0.0, 3.0, 4.0], [5.0, 0.0, 6.0]]).to_sparse()
+        >>> restrict_sparse(m, torch.tensor([2, 0])).to_dense().tolist()
+        [[6.0, 5.0], [0.0, 1.0]]
+    """
+    matrix = matrix.coalesce()
+    n = matrix.size(0)
+    local = torch.full((n,), -1, dtype=torch.long, device=nodes.device)
+    local[nodes] = torch.arange(nodes.numel(), device=nodes.device)
+    row, col = local[matrix.indices()[0]], local[matrix.indices()[1]]
+    keep = (row >= 0) & (col >= 0)
+    size = (nodes.numel(), nodes.numel())
+    return torch.sparse_coo_tensor(torch.stack([row[keep], col[keep]]), matrix.values()[keep],
+                                   size).coalesce()
+
+
 class PamCObjective(Objective):
     """PamC's meta-node negatives as a two-view objective for :class:`gcl.Pipeline`.
 
@@ -371,7 +397,9 @@ class PamCObjective(Objective):
     with ``S`` the influence matrix of the clean graph (its self-loop weights the node's own
     counterpart in the other view), ``M`` the meta-nodes (hard: per-cluster sums over
     ``argmax Q``; soft: ``Q^T h``) and ``P`` DEC's target distribution. With
-    ``negatives="node_pair"`` the meta-node term is replaced by the dense node-pair one.
+    ``negatives="node_pair"`` the meta-node term is replaced by the dense node-pair one. In
+    mini-batch training (``Pipeline.fit(..., loader=...)``) ``S`` is restricted to the batch's
+    seed nodes and the meta-nodes are built from the seeds' embeddings.
 
     Args:
         num_classes: ``K``.
@@ -450,8 +478,14 @@ class PamCObjective(Objective):
             self.setup(step.data)
         if not bool(self.initialized):
             self._init_centroids(h1.detach())
-        q1, q2 = self.assign(h1), self.assign(h2)
-        contrast = 0.5 * (self._one_side(h1, h2, q1, q2) + self._one_side(h2, h1, q2, q1))
+        full = self.target
+        if step is not None and step.nodes is not None:  # a mini-batch: S among its seed nodes
+            self.target = restrict_sparse(full.to(h1.device), step.nodes.to(h1.device))
+        try:
+            q1, q2 = self.assign(h1), self.assign(h2)
+            contrast = 0.5 * (self._one_side(h1, h2, q1, q2) + self._one_side(h2, h1, q2, q1))
+        finally:
+            self.target = full
         kl = 0.5 * (F.kl_div(q1.clamp_min(1e-12).log(), target_distribution(q1),
                              reduction="batchmean")
                     + F.kl_div(q2.clamp_min(1e-12).log(), target_distribution(q2),
