@@ -57,7 +57,10 @@ def pagerank(edge_index: Tensor, num_nodes: int, damping: float = 0.85,
 
 def eigenvector_centrality(edge_index: Tensor, num_nodes: int) -> Tensor:
     """Eigenvector centrality: the leading eigenvector of ``Aᵀ`` (non-negative, unit norm), as
-    networkx's ``eigenvector_centrality_numpy`` computes it (sparse ARPACK, no dense matrix).
+    networkx's ``eigenvector_centrality_numpy`` computes it (sparse ARPACK, no dense matrix),
+    started from the all-ones vector so the result does not vary between calls. Graphs of at most
+    32 nodes are solved by a dense eigensolver (ARPACK needs more than 2 nodes and restarts from a
+    random vector on small or acyclic graphs); a graph without edges gives uniform centralities.
 
     Example:
         >>> c = eigenvector_centrality(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3)
