@@ -6,6 +6,7 @@ least 200 random examples per property.
 """
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -15,12 +16,46 @@ from torch_geometric.data import Data
 
 import gcl.augment
 import gcl.objectives
-from gcl.augment import Augmentation, Compose, DropEdge, Identity, MaskFeature, RandomChoice
-from gcl.objectives import InfoNCE, Objective
+from gcl.augment import (
+    AdaptiveEdgeDropping,
+    AdaptiveFeatureMasking,
+    Augmentation,
+    CommunalAttributeVoting,
+    CommunalEdgeDropping,
+    Compose,
+    DropEdge,
+    Identity,
+    MaskFeature,
+    RandomChoice,
+)
+from gcl.objectives import InfoNCE, Objective, PamCObjective, Step, TeamUp
+
 
 # -- registries ------------------------------------------------------------------------------------
+class _SetUp:
+    """Run ``setup(data)`` on each new graph before augmenting it, as :class:`gcl.Pipeline` does once
+    per graph (communities, centralities), then apply the augmentation."""
+
+    def __init__(self, augmentation: Augmentation) -> None:
+        self.augmentation = augmentation
+        self._graph = None
+
+    def __call__(self, data: Data) -> Data:
+        if data is not self._graph:
+            self.augmentation.setup(data)
+            self._graph = data
+        return self.augmentation(data)
+
+
+def _variant(seed, options):
+    """Constructor settings picked by the drawn seed (the defaults, ``options[0]``, when unseeded),
+    so one entry covers every code path of a class without multiplying the examples."""
+    return options[0] if seed is None else options[seed % len(options)]
+
+
 # name -> factory(p, seed) building the augmentation; p is a drawn probability in [0, 1] and seed a
-# drawn seed (None: the global RNG).
+# drawn seed (None: the global RNG). Entries of one class with different settings would be named
+# "<Class> <variant>".
 AUGMENTATIONS = {
     "Identity": lambda p, seed: Identity(),
     "DropEdge": lambda p, seed: DropEdge(p, seed=seed),
@@ -30,22 +65,88 @@ AUGMENTATIONS = {
     "RandomChoice": lambda p, seed: RandomChoice(
         [DropEdge(p, seed=seed), MaskFeature(p, seed=None if seed is None else seed + 1),
          Identity()], num_choices=2, seed=None if seed is None else seed + 2),
+    "AdaptiveEdgeDropping": lambda p, seed: _SetUp(AdaptiveEdgeDropping(
+        p, **_variant(seed, [{}, {"centrality": "pagerank", "threshold": 1.0},
+                             {"centrality": "eigenvector"}]), seed=seed)),
+    "AdaptiveFeatureMasking": lambda p, seed: _SetUp(AdaptiveFeatureMasking(
+        p, **_variant(seed, [{}, {"centrality": "eigenvector", "dense": True, "threshold": 1.0},
+                             {"centrality": "pagerank"}]), seed=seed)),
+    "CommunalAttributeVoting": lambda p, seed: _SetUp(CommunalAttributeVoting(
+        p, **_variant(seed, [{}, {"dense": True, "threshold": 0.7}]), seed=seed)),
+    "CommunalEdgeDropping": lambda p, seed: _SetUp(CommunalEdgeDropping(
+        p, **_variant(seed, [{}, {"threshold": 0.7, "legacy_strength": True}]), seed=seed)),
 }
-# Augmentations that only remove edges (their output edges are a sub-multiset of the input's).
-EDGE_SUBSET = {"Identity", "DropEdge", "MaskFeature", "Compose", "RandomChoice"}
+# Augmentations whose output edges are a sub-multiset of the input's (they only remove edges) and
+# whose features differ from the input's only by zeroed entries (whole masked columns). CAV's votes
+# set per-column probabilities, but it still zeroes whole columns (mask_columns), so it belongs here.
+EDGE_SUBSET = {"Identity", "DropEdge", "MaskFeature", "Compose", "RandomChoice",
+               "AdaptiveEdgeDropping", "AdaptiveFeatureMasking", "CommunalAttributeVoting",
+               "CommunalEdgeDropping"}
 
-# name -> factory(tau) building the objective. Each InfoNCE path has its own entry.
+# name -> factory(tau, graph, dim) building the objective, ready to be called as
+# ``objective(h1, h2)``; graph is a drawn clean graph whose nodes are the embeddings' rows (for
+# per-graph state, prepared with ``setup(graph)`` as gcl.Pipeline does) and dim the embedding width.
+# Each path has its own entry, named "<Class> <variant>".
+def _set_up(objective, graph):
+    objective.setup(graph)
+    return objective
+
+
+def _at_epoch(objective, graph, epoch):
+    """Call ``objective`` with a training :class:`Step` at ``epoch`` (TeamUp's γ schedule)."""
+    def call(h1, h2):
+        step = Step(epoch=epoch, data=graph, views=(graph, graph), z=(h1, h2), h=(h1, h2))
+        return objective(h1, h2, step)
+    return call
+
+
 OBJECTIVES = {
-    "InfoNCE dense": lambda tau: InfoNCE(tau, block_size=0),
-    "InfoNCE blockwise": lambda tau: InfoNCE(tau, block_size=3),
-    "InfoNCE dense one-sided inter-only": lambda tau: InfoNCE(tau, intra_view=False,
-                                                              symmetric=False, block_size=0),
-    "InfoNCE blockwise one-sided inter-only": lambda tau: InfoNCE(tau, intra_view=False,
-                                                                  symmetric=False, block_size=2),
+    "InfoNCE dense": lambda tau, graph, dim: InfoNCE(tau, block_size=0),
+    "InfoNCE blockwise": lambda tau, graph, dim: InfoNCE(tau, block_size=3),
+    "InfoNCE dense one-sided inter-only": lambda tau, graph, dim: InfoNCE(
+        tau, intra_view=False, symmetric=False, block_size=0),
+    "InfoNCE blockwise one-sided inter-only": lambda tau, graph, dim: InfoNCE(
+        tau, intra_view=False, symmetric=False, block_size=2),
+    # node strengths from the communities of the drawn graph; γ = gamma_max without a Step
+    "TeamUp dense": lambda tau, graph, dim: _set_up(TeamUp(tau, gamma_max=5.0, block_size=0), graph),
+    "TeamUp blockwise": lambda tau, graph, dim: _set_up(TeamUp(tau, gamma_max=5.0, block_size=3),
+                                                        graph),
+    "TeamUp dense one-sided inter-only legacy": lambda tau, graph, dim: _set_up(
+        TeamUp(tau, gamma_max=5.0, intra_view=False, symmetric=False, block_size=0,
+               legacy_strength=True), graph),
+    "TeamUp blockwise one-sided inter-only legacy": lambda tau, graph, dim: _set_up(
+        TeamUp(tau, gamma_max=5.0, intra_view=False, symmetric=False, block_size=2,
+               legacy_strength=True), graph),
+    # mid-ramp (γ = 0.5 at epoch 60 with t0 = 10) and during warm-up (γ = 0: plain InfoNCE)
+    "TeamUp ramp": lambda tau, graph, dim: _at_epoch(
+        _set_up(TeamUp(tau, gamma_max=5.0, t0=10, block_size=0), graph), graph, 60),
+    "TeamUp warm-up": lambda tau, graph, dim: _at_epoch(
+        _set_up(TeamUp(tau, gamma_max=5.0, t0=10, block_size=0), graph), graph, 5),
+    # temperature = tau; 3 clusters whatever the number of nodes (empty clusters included)
+    "PamCObjective hard": lambda tau, graph, dim: _set_up(PamCObjective(3, dim, temperature=tau),
+                                                          graph),
+    "PamCObjective soft order-2": lambda tau, graph, dim: _set_up(
+        PamCObjective(3, dim, temperature=tau, order=2, assignment="soft"), graph),
+    "PamCObjective node-pair": lambda tau, graph, dim: _set_up(
+        PamCObjective(2, dim, temperature=tau, kl_weight=0.5, negatives="node_pair"), graph),
 }
 # Objectives that compute the same loss by another path: (entry, reference entry).
 SAME_LOSS = [("InfoNCE blockwise", "InfoNCE dense"),
-             ("InfoNCE blockwise one-sided inter-only", "InfoNCE dense one-sided inter-only")]
+             ("InfoNCE blockwise one-sided inter-only", "InfoNCE dense one-sided inter-only"),
+             ("TeamUp blockwise", "TeamUp dense"),
+             ("TeamUp blockwise one-sided inter-only legacy",
+              "TeamUp dense one-sided inter-only legacy"),
+             ("TeamUp warm-up", "InfoNCE dense")]
+# Objectives that are not a cross-entropy and can legitimately be negative, with a lower bound
+# (tau -> bound). PamC's positive term -mean_i log sum_j S_ij exp(cos / T) reaches -1/T - log r
+# (rows of S sum to the order r, cos <= 1); its negative term is >= log 1 = 0 (each non-empty
+# cluster's own pair counts exp(0) = 1; the node-pair one includes the pair (i, i), also >= -1/T);
+# the KL term is >= 0.
+LOWER_BOUNDS = {
+    "PamCObjective hard": lambda tau: -1.0 / tau,
+    "PamCObjective soft order-2": lambda tau: -1.0 / tau - math.log(2.0),
+    "PamCObjective node-pair": lambda tau: -2.0 / tau,
+}
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -63,7 +164,8 @@ def test_registries_cover_the_public_classes():
     augs = {name for name in gcl.augment.__all__
             if inspect.isclass(obj := getattr(gcl.augment, name))
             and issubclass(obj, Augmentation) and obj is not Augmentation}
-    assert augs <= set(AUGMENTATIONS), f"add {sorted(augs - set(AUGMENTATIONS))} to AUGMENTATIONS"
+    covered = {key.split()[0] for key in AUGMENTATIONS}
+    assert augs <= covered, f"add {sorted(augs - covered)} to AUGMENTATIONS"
     objs = {name for name in gcl.objectives.__all__
             if inspect.isclass(obj := getattr(gcl.objectives, name))
             and issubclass(obj, Objective) and obj is not Objective}
@@ -73,10 +175,10 @@ def test_registries_cover_the_public_classes():
 
 # -- strategies ------------------------------------------------------------------------------------
 @st.composite
-def graphs(draw):
-    """Tiny graphs: 1-12 nodes, 0-30 random directed edges (self-loops and duplicates included),
-    1-6 features, sometimes edge weights and labels."""
-    n = draw(st.integers(1, 12))
+def graphs(draw, num_nodes=None):
+    """Tiny graphs: 1-12 nodes (or ``num_nodes``), 0-30 random directed edges (self-loops and
+    duplicates included), 1-6 features, sometimes edge weights and labels."""
+    n = draw(st.integers(1, 12)) if num_nodes is None else num_nodes
     f = draw(st.integers(1, 6))
     e = draw(st.integers(0, 30))
     g = torch.Generator().manual_seed(draw(st.integers(0, 2**31 - 1)))
@@ -164,7 +266,7 @@ def embedding_pairs(draw):
     h2 = h1 + draw(st.sampled_from([0.0, 0.1, 10.0])) * torch.randn(n, d, generator=g) * scale
     if draw(st.booleans()):  # an all-zero row (normalises to zero) in one view
         h1[draw(st.integers(0, n - 1))] = 0.0
-    return h1, h2
+    return h1, h2, draw(graphs(num_nodes=n))
 
 
 taus = st.one_of(st.sampled_from([0.05, 1.0]), st.floats(0.05, 2.0))
@@ -181,17 +283,18 @@ def _loss_and_grads(objective, h1, h2):
 @PROPERTY
 @given(pair=embedding_pairs(), tau=taus)
 def test_objective_is_finite_deterministic_and_leaves_inputs_alone(name, pair, tau):
-    h1, h2 = pair
-    c1, c2 = h1.clone(), h2.clone()
-    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
+    h1, h2, graph = pair
+    c1, c2, before = h1.clone(), h2.clone(), _snapshot(graph)
+    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau, graph, h1.size(1)), h1, h2)
     assert torch.equal(h1, c1) and torch.equal(h2, c2)
+    assert _same(graph, Data(**before)), f"{name} modified the graph"
     assert loss.dim() == 0 and loss.dtype == h1.dtype
     assert bool(torch.isfinite(loss))
     assert g1.shape == h1.shape and g2.shape == h2.shape
     assert bool(torch.isfinite(g1).all()) and bool(torch.isfinite(g2).all())
-    # a cross-entropy over softmax probabilities is never negative
-    assert float(loss) >= -1e-5
-    loss2, g1b, g2b = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
+    # a cross-entropy over softmax probabilities is never negative; the others have their bound
+    assert float(loss) >= LOWER_BOUNDS.get(name, lambda tau: 0.0)(tau) - 1e-5
+    loss2, g1b, g2b = _loss_and_grads(OBJECTIVES[name](tau, graph, h1.size(1)), h1, h2)
     assert torch.equal(loss, loss2) and torch.equal(g1, g1b) and torch.equal(g2, g2b)
 
 
@@ -199,9 +302,10 @@ def test_objective_is_finite_deterministic_and_leaves_inputs_alone(name, pair, t
 @PROPERTY
 @given(pair=embedding_pairs(), tau=taus)
 def test_objective_paths_agree(name, reference, pair, tau):
-    h1, h2 = pair
-    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau), h1, h2)
-    ref, r1, r2 = _loss_and_grads(OBJECTIVES[reference](tau), h1, h2)
+    h1, h2, graph = pair
+    d = h1.size(1)
+    loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau, graph, d), h1, h2)
+    ref, r1, r2 = _loss_and_grads(OBJECTIVES[reference](tau, graph, d), h1, h2)
     assert torch.allclose(loss, ref, rtol=1e-5, atol=1e-5)
     # gradients of the unnormalised inputs scale as 1 / |h|: compare relative to their size
     for g, r, h in ((g1, r1, h1), (g2, r2, h2)):

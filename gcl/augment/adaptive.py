@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 CENTRALITIES = ("degree", "eigenvector", "pagerank")
+_DENSE_EIG_MAX_NODES = 32  # eigenvector centrality of graphs this small: a dense eigensolver
 
 
 def pagerank(edge_index: Tensor, num_nodes: int, damping: float = 0.85,
@@ -56,7 +57,10 @@ def pagerank(edge_index: Tensor, num_nodes: int, damping: float = 0.85,
 
 def eigenvector_centrality(edge_index: Tensor, num_nodes: int) -> Tensor:
     """Eigenvector centrality: the leading eigenvector of ``Aᵀ`` (non-negative, unit norm), as
-    networkx's ``eigenvector_centrality_numpy`` computes it (sparse ARPACK, no dense matrix).
+    networkx's ``eigenvector_centrality_numpy`` computes it (sparse ARPACK, no dense matrix),
+    started from the all-ones vector so the result does not vary between calls. Graphs of at most
+    32 nodes are solved by a dense eigensolver (ARPACK needs more than 2 nodes and restarts from a
+    random vector on small or acyclic graphs); a graph without edges gives uniform centralities.
 
     Example:
         >>> c = eigenvector_centrality(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3)
@@ -72,8 +76,20 @@ def eigenvector_centrality(edge_index: Tensor, num_nodes: int) -> Tensor:
     adj = adj.tocsr()
     adj.sum_duplicates()
     adj.data[:] = 1.0
-    _, vec = eigs(adj.T.astype(float), k=1, which="LR", maxiter=max(50 * num_nodes, 1000), tol=0)
-    vec = vec[:, 0].real
+    if adj.nnz == 0:  # no edges: every node is equally central
+        return torch.full((num_nodes,), num_nodes ** -0.5, device=edge_index.device)
+    if num_nodes <= _DENSE_EIG_MAX_NODES:
+        # Tiny graphs are solved directly: ARPACK needs k < N - 1, and when its Krylov space breaks
+        # down (graphs without cycles, small disconnected ones) it restarts from a random vector,
+        # so the result would change from call to call.
+        vals, vecs = np.linalg.eig(adj.T.toarray())
+        vec = vecs[:, int(np.argmax(vals.real))].real
+    else:
+        # A fixed starting vector (all ones, never orthogonal to a Perron vector) makes the result
+        # reproducible; ARPACK's default random start changes from call to call.
+        _, vec = eigs(adj.T.astype(float), k=1, which="LR", maxiter=max(50 * num_nodes, 1000),
+                      tol=0, v0=np.ones(num_nodes))
+        vec = vec[:, 0].real
     vec = vec * np.sign(vec.sum()) / np.linalg.norm(vec)
     return torch.as_tensor(vec, dtype=torch.float32, device=edge_index.device)
 
@@ -99,7 +115,9 @@ def node_centrality(data: Data, kind: str = "degree", pagerank_iterations: int =
 
 
 def _reverse_scale(s: Tensor) -> Tensor:
-    """``(max s - s) / (max s - mean s)``; all ones when ``s`` is constant."""
+    """``(max s - s) / (max s - mean s)``; all ones when ``s`` is constant (empty when ``s`` is)."""
+    if s.numel() == 0:
+        return s.clone()
     hi, mean = s.max(), s.mean()
     if not bool(hi > mean):
         return torch.ones_like(s)

@@ -443,8 +443,12 @@ class PamCObjective(Objective):
 
     @torch.no_grad()
     def _init_centroids(self, h: Tensor, iterations: int = 20) -> None:
+        if h.size(0) == 0:
+            raise ValueError("PamCObjective: cannot initialise the centroids from 0 nodes")
         gen = torch.Generator(device="cpu").manual_seed(0)
-        pick = torch.randperm(h.size(0), generator=gen)[: self.num_classes].to(h.device)
+        # With fewer nodes than clusters, nodes are reused: the duplicate centroids start empty.
+        order = torch.randperm(h.size(0), generator=gen)
+        pick = order[torch.arange(self.num_classes) % h.size(0)].to(h.device)
         centers = h[pick].clone()
         for _ in range(iterations):
             labels = torch.cdist(h, centers).argmin(1)
