@@ -343,7 +343,8 @@ def find_edge_drop_probs(augmentation, data) -> tuple[Tensor, bool]:
     """Per-edge drop probabilities of one view's augmentation, and whether it masks features.
 
     Walks :class:`~gcl.augment.Compose` chains. Anything exposing ``edge_drop_prob(data)``
-    (``DropEdge``, GCA's adaptive dropping) is an edge drop; feature masks are noted (POT ignores
+    (``DropEdge``, GCA's adaptive and CSGCL's communal dropping) is an edge drop; feature masks
+    (``MaskFeature`` and anything exposing ``feature_drop_prob(data)``) are noted (POT ignores
     them); identities pass. Anything else (edge adding, diffusion, subgraphs) raises.
 
     Returns:
@@ -383,8 +384,10 @@ def find_edge_drop_probs(augmentation, data) -> tuple[Tensor, bool]:
             # two successive drops keep an edge with probability (1 - p)(1 - q)
             probs = 1 - (1 - probs) * (1 - p.detach())
             continue
-        name = type(aug).__name__.lower()
-        if "feature" in name or "mask" in name:
+        from ..augment.basic import MaskFeature
+
+        if isinstance(aug, MaskFeature) or callable(getattr(aug, "feature_drop_prob", None)):
+            # feature masks (uniform, or with per-dimension probabilities: GCA, CSGCL's CAV)
             masked = masked or float(getattr(aug, "p", 1.0)) > 0
             continue
         raise ValueError(
