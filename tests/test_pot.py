@@ -361,6 +361,16 @@ def test_guards():
 
     with pytest.raises(ValueError, match="edge-dropping"):
         find_edge_drop_probs(AddEdges(), data)
+    class WeightedMask:  # a feature mask with per-dimension probabilities (GCA, CSGCL)
+        p = 0.2
+
+        def __call__(self, d):
+            return d
+
+        def feature_drop_prob(self, d):
+            return torch.full((d.num_features,), self.p)
+
+    assert find_edge_drop_probs(WeightedMask(), data)[1] is True
     pot = POT(augment=(Compose([DropEdge(0.2), MaskFeature(0.3)]), DropEdge(0.1)))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

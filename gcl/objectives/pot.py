@@ -175,7 +175,7 @@ def adjacency_box(edge_index: Tensor, num_nodes: int, drop_prob: float | Tensor)
     Example:
         >>> ei = torch.tensor([[0, 1], [1, 0]])
         >>> box = adjacency_box(ei, 2, 0.0)
-        >>> [round(v, 4) for v in box.lower.tolist()], [round(v, 4) for v in box.upper.tolist()]
+        >>> box.lower.tolist(), [round(v, 6) for v in box.upper.tolist()]
         ([0.0, 0.0, 0.5, 0.5], [0.5, 0.5, 0.5, 0.5])
     """
     deg, budget = drop_budget(edge_index, num_nodes, drop_prob)
@@ -229,6 +229,9 @@ def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor
     # active entries get s = uc / uc = 1, the stable inactive ones s = -a lc / -lc = a, and beta
     # vanishes on both (fewer elementwise passes than masking, which matters on large graphs)
     lc, uc = lower.clamp(max=0), upper.clamp(min=0)
+    if a == 0.0:  # ReLU: s = u / (u - l) and beta = -l on the unstable entries
+        s = uc / (uc - lc).clamp(min=_EPS)
+        return s, (-lc).masked_fill(uc <= 0, 0.0)
     s = (uc - a * lc) / (uc - lc).clamp(min=_EPS)
     beta = (a - 1) * uc * lc / (uc - a * lc).clamp(min=_EPS)
     return s, beta
@@ -322,7 +325,7 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
     l2, u2 = l2 + b2, u2 + b2
     s2, beta2 = relaxation(l2, u2, a)
     lam2 = s2 * c
-    bias2 = (lam2 * (beta2 * (c < 0) + b2)).sum(1)
+    bias2 = (lam2 * (beta2.masked_fill(c >= 0, 0.0) + b2)).sum(1)
     wt2 = lam2 @ w2  # [n, h1]
     if sound:
         row, col = box.index
@@ -331,7 +334,7 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
         return bias2 + torch.zeros(n, dtype=v.dtype, device=v.device).index_add(0, row, contrib)
     s1, beta1 = relaxation(l1, u1, a)
     lam1 = s1 * wt2
-    bias1 = (lam1 * (beta1 * (wt2 < 0) + b1)).sum(1)
+    bias1 = (lam1 * (beta1.masked_fill(wt2 >= 0, 0.0) + b1)).sum(1)
     t = (lam1 * xw1).sum(1)
     adj = _sparse(view[0], view[1], n)
     hidden = _spmm(adj, t.unsqueeze(1)).squeeze(1) + bias1
@@ -343,7 +346,8 @@ def find_edge_drop_probs(augmentation, data) -> tuple[Tensor, bool]:
     """Per-edge drop probabilities of one view's augmentation, and whether it masks features.
 
     Walks :class:`~gcl.augment.Compose` chains. Anything exposing ``edge_drop_prob(data)``
-    (``DropEdge``, GCA's adaptive dropping) is an edge drop; feature masks are noted (POT ignores
+    (``DropEdge``, GCA's adaptive and CSGCL's communal dropping) is an edge drop; feature masks
+    (``MaskFeature`` and anything exposing ``feature_drop_prob(data)``) are noted (POT ignores
     them); identities pass. Anything else (edge adding, diffusion, subgraphs) raises.
 
     Returns:
@@ -383,8 +387,10 @@ def find_edge_drop_probs(augmentation, data) -> tuple[Tensor, bool]:
             # two successive drops keep an edge with probability (1 - p)(1 - q)
             probs = 1 - (1 - probs) * (1 - p.detach())
             continue
-        name = type(aug).__name__.lower()
-        if "feature" in name or "mask" in name:
+        from ..augment.basic import MaskFeature
+
+        if isinstance(aug, MaskFeature) or callable(getattr(aug, "feature_drop_prob", None)):
+            # feature masks (uniform, or with per-dimension probabilities: GCA, CSGCL's CAV)
             masked = masked or float(getattr(aug, "p", 1.0)) > 0
             continue
         raise ValueError(
