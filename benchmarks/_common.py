@@ -98,8 +98,11 @@ def timed(fn, device="cpu", repeats: int = 3, warmup: int = 1) -> float:
 
 def write_bench(name: str, *, title: str, description: str, columns: list[str], rows: list[list],
                 device, notes: list[str] | None = None, extra: dict | None = None,
-                results_dir: Path | None = None) -> Path:
-    """Write one benchmark's table as ``benchmarks/results/<name>.json``."""
+                results_dir: Path | None = None, command: str | None = None) -> Path:
+    """Write one benchmark's table as ``benchmarks/results/<name>.json``.
+
+    ``device`` is a torch device (described as in result records) or an already written
+    description; ``command`` defaults to the running command line."""
     record = {
         "format": BENCH_FORMAT,
         "name": name,
@@ -108,9 +111,10 @@ def write_bench(name: str, *, title: str, description: str, columns: list[str], 
         "columns": columns,
         "rows": rows,
         "notes": notes or [],
-        "device": device_description(device),
+        "device": device if isinstance(device, str) and ":" in device
+        else device_description(device),
         "versions": versions(),
-        "command": "python " + " ".join(shlex.quote(a) for a in [
+        "command": command or "python " + " ".join(shlex.quote(a) for a in [
             os.path.relpath(sys.argv[0]), *sys.argv[1:]]),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

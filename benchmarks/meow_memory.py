@@ -91,7 +91,11 @@ def main():
     p.add_argument("--dataset", default="acm")
     p.add_argument("--out", default="benchmarks/results/meow_memory_acm.json")
     p.add_argument("--child", choices=["sparse", "dense"], default=None)
+    p.add_argument("--table-from", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.table_from:  # rewrite an older raw result file as a table
+        write_table(json.loads(Path(args.table_from).read_text()), Path(args.out))
+        return
     if args.child:
         print(json.dumps(child(args.dataset, args.child == "dense")))
         return
@@ -112,9 +116,28 @@ def main():
               "ratio_sparse_over_dense": rows[0]["peak_mb"] / rows[1]["peak_mb"],
               "device": device_description("cpu"), "versions": versions(),
               "command": " ".join(sys.argv)}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_table(result, Path(args.out))
     print(f"sparse/dense peak ratio: {result['ratio_sparse_over_dense']:.3f}")
+
+
+def write_table(result: dict, out: Path) -> None:
+    """Write the measurements as a ``gcl-bench/1`` table (raw figures kept under ``raw``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _common import write_bench
+
+    rows = [["dense N×N" if r["dense"] else "sparse", r["num_nodes"], r["peak_mb"],
+             r["adjacency_mb"], r["step_s"]] for r in result["rows"]]
+    write_bench(
+        out.stem, title=f"MEOW training step on {result['dataset'].upper()}: sparse vs dense "
+                        "adjacencies",
+        description="Peak resident memory of one MEOW step above the level before it, each "
+                    "variant in its own process; the dense variant stores every meta-path "
+                    "adjacency as an N×N matrix.",
+        columns=["adjacencies", "nodes", "step peak MiB", "adjacency MiB", "step s"],
+        rows=rows, device=result["device"], results_dir=out.parent,
+        command=result.get("command", "python benchmarks/meow_memory.py"),
+        notes=[f"sparse / dense peak ratio: {result['ratio_sparse_over_dense']:.3f}"],
+        extra={"order": 50, "raw": result})
 
 
 if __name__ == "__main__":
