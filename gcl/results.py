@@ -162,6 +162,16 @@ def read_result(path: str | os.PathLike) -> dict:
     return record
 
 
+def _command_line() -> str:
+    """The running command as a user would type it (``gcl ...`` for ``python -m gcl ...``)."""
+    argv = list(sys.argv)
+    if argv and Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "gcl":
+        argv[0] = "gcl"
+    elif argv and Path(argv[0]).name == "gcl":
+        argv[0] = "gcl"
+    return " ".join(argv)
+
+
 def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
                 metrics: dict, timing: dict, device: torch.device | str,
                 runs: list[dict] | None = None, command: str | None = None,
@@ -199,7 +209,7 @@ def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
         "timing": timing,
         "device": device_description(device),
         "versions": versions(),
-        "command": command if command is not None else " ".join(sys.argv),
+        "command": command if command is not None else _command_line(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "runs": runs or [],
     }
