@@ -103,7 +103,7 @@ def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: i
                 torch.cuda.synchronize(dev)
             times.append(time.perf_counter() - t0)
     except (RuntimeError, MemoryError) as err:  # allocation failure
-        return {"impl": impl, "n": n, "d": d, "block": block, "error": str(err).splitlines()[0][:120]}
+        return {"impl": impl, "n": n, "d": d, "block": block, "error": str(err).splitlines()[0][:240]}
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) - base
     else:
