@@ -85,5 +85,6 @@ register(Method(
     build=build_gca,
     config_file=CONFIG_DIR / "gca.yaml",
     description="GCA: centrality-adaptive edge dropping and feature masking, InfoNCE",
-    datasets=("amazon-photo", "amazon-computers", "coauthor-cs", "wikics", "synthetic"),
+    datasets=("cora", "citeseer", "amazon-photo", "amazon-computers", "coauthor-cs", "wikics",
+              "synthetic"),
 ))
