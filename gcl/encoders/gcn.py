@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GCNConv
+from torch_geometric.nn.dense.linear import Linear
 
 from .._utils import check_choice, check_positive
 
@@ -48,6 +52,32 @@ def make_activation(name: str) -> nn.Module:
     return nn.ELU()
 
 
+#: Input features with at most this fraction of non-zeros go through a sparse product in the
+#: first layer (bag-of-words features: Cora 1.3 %, CiteSeer 0.9 %).
+SPARSE_INPUT_DENSITY = 0.05
+
+
+# torch marks CSR tensors as beta and says so on first use; the product used here is stable
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+
+
+class _SparseInputLinear(Linear):
+    """The first GCN layer's ``x W^T`` as a sparse product when ``x`` is mostly zeros.
+
+    Same parameters, initialisation and state-dict keys as PyG's ``Linear``; the result equals
+    the dense product up to float rounding. Only used when no gradient is needed for ``x``.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if (not x.requires_grad and x.dim() == 2 and x.layout == torch.strided
+                and x.size(1) >= 64 and x.is_floating_point()):
+            nnz = int(torch.count_nonzero(x))
+            if nnz <= SPARSE_INPUT_DENSITY * x.numel():
+                out = torch.sparse.mm(x.to_sparse_csr(), self.weight.t())
+                return out if self.bias is None else out + self.bias
+        return super().forward(x)
+
+
 class GCNEncoder(nn.Module):
     """A stack of ``GCNConv`` layers with the activation after every layer, output included.
 
@@ -55,7 +85,9 @@ class GCNEncoder(nn.Module):
     with ``k`` layers the inner ones are ``2*hidden -> 2*hidden``. A ``prelu`` activation is one
     module with a single slope shared by all layers (as in the reference code), so it is trained
     and weight-decayed with the rest. Convolutions use ``cached=False`` because every training step
-    sees a new augmented view.
+    sees a new augmented view. Sparse input features (at most 5 % non-zeros, as bag-of-words
+    features) enter the first layer through a sparse product, several times faster on the CPU
+    than the dense one and equal to it up to float rounding.
 
     Args:
         in_channels: input feature dimension.
@@ -90,6 +122,8 @@ class GCNEncoder(nn.Module):
         self.convs = nn.ModuleList(
             GCNConv(dims[i], dims[i + 1], cached=False) for i in range(num_layers)
         )
+        # same object, parameters and RNG draws as before: only the forward changes
+        self.convs[0].lin.__class__ = _SparseInputLinear
         self.activation = make_activation(self.activation_name)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
