@@ -41,6 +41,16 @@ def pagerank(edge_index: Tensor, num_nodes: int, damping: float = 0.85,
     """GCA's PageRank scores: ``iterations`` steps of ``x <- (1 - d) x + d Aᵀ D_out⁻¹ x`` from
     ``x = 1`` (unnormalised, as GCA computes them).
 
+    Args:
+        edge_index: directed edges ``[2, E]`` (source, target); every node with an outgoing edge
+            spreads its score evenly over its out-edges.
+        num_nodes: number of nodes ``N``.
+        damping: damping factor ``d`` (default: 0.85).
+        iterations: number of power-iteration steps (default: 10).
+
+    Returns:
+        Tensor: the scores ``[N]`` (float32, on the device of ``edge_index``).
+
     Example:
         >>> [round(v, 4) for v in pagerank(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3).tolist()]
         [0.7571, 1.4859, 0.7571]
@@ -61,6 +71,14 @@ def eigenvector_centrality(edge_index: Tensor, num_nodes: int) -> Tensor:
     started from the all-ones vector so the result does not vary between calls. Graphs of at most
     32 nodes are solved by a dense eigensolver (ARPACK needs more than 2 nodes and restarts from a
     random vector on small or acyclic graphs); a graph without edges gives uniform centralities.
+
+    Args:
+        edge_index: edges ``[2, E]``; duplicates count once, edge weights are ignored.
+        num_nodes: number of nodes ``N``.
+
+    Returns:
+        Tensor: the centralities ``[N]`` (float32, unit L2 norm, signed so that they sum to a
+        non-negative value, on the device of ``edge_index``).
 
     Example:
         >>> c = eigenvector_centrality(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3)
@@ -99,6 +117,17 @@ def node_centrality(data: Data, kind: str = "degree", pagerank_iterations: int =
     ``pagerank`` (:func:`pagerank`, ``pagerank_iterations`` steps) or ``eigenvector``
     (:func:`eigenvector_centrality`).
 
+    Args:
+        data: the graph (``edge_index`` and ``num_nodes`` are used).
+        kind: ``"degree"``, ``"eigenvector"`` or ``"pagerank"`` (default: ``"degree"``).
+        pagerank_iterations: number of PageRank steps when ``kind="pagerank"`` (default: 10).
+
+    Returns:
+        Tensor: one float32 centrality per node ``[N]``.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`CENTRALITIES`.
+
     Example:
         >>> d = Data(edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), num_nodes=3)
         >>> node_centrality(d, "degree").tolist()
@@ -130,6 +159,19 @@ def adaptive_edge_weights(data: Data, centrality: str = "degree",
     with 200 iterations as GCA's edge weights use; eigenvector centrality clamped at 0 plus 1e-8),
     then ``(max s - s) / (max s - mean s)``.
 
+    Args:
+        data: the graph (``edge_index`` and ``num_nodes`` are used).
+        centrality: ``"degree"``, ``"eigenvector"`` or ``"pagerank"`` (default: ``"degree"``).
+        pagerank_iterations: PageRank steps when ``centrality="pagerank"`` (default: 200).
+
+    Returns:
+        Tensor: one weight per edge ``[E]``, in the order of ``data.edge_index``; edges into the
+        most central nodes get 0, and the weights have mean 1 unless all scores are equal (then
+        all ones).
+
+    Raises:
+        ValueError: ``centrality`` is not one of :data:`CENTRALITIES`.
+
     Example:
         >>> d = Data(edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), num_nodes=3)
         >>> [round(v, 4) for v in adaptive_edge_weights(d).tolist()]
@@ -147,6 +189,15 @@ def adaptive_feature_weights(x: Tensor, node_c: Tensor, dense: bool = False) -> 
     or ``|x|`` (``dense=True``, WikiCS), then ``(max s - s) / (max s - mean s)``. Zero sums (unused
     features) take the smallest positive sum.
 
+    Args:
+        x: node features ``[N, F]``.
+        node_c: node centralities ``[N]`` (e.g. from :func:`node_centrality`).
+        dense: weight by ``|x|`` instead of the indicator ``x != 0`` (default: False).
+
+    Returns:
+        Tensor: one weight per feature column ``[F]``; the columns most used by central nodes
+        get 0.
+
     Example:
         >>> x = torch.tensor([[1.0, 0.0], [1.0, 1.0]])
         >>> adaptive_feature_weights(x, torch.tensor([1.0, 3.0])).tolist()
@@ -158,7 +209,21 @@ def adaptive_feature_weights(x: Tensor, node_c: Tensor, dense: bool = False) -> 
 
 
 def adaptive_drop_probabilities(weights: Tensor, p: float, threshold: float = 0.7) -> Tensor:
-    """``min(w / mean(w) * p, threshold)``.
+    """Drop probabilities from adaptive weights: ``min(w / mean(w) * p, threshold)``, so that the
+    mean probability is ``p`` before the cap.
+
+    Args:
+        weights: non-negative weights (from :func:`adaptive_edge_weights` or
+            :func:`adaptive_feature_weights`).
+        p: target mean drop probability, in ``[0, 1]``.
+        threshold: cap on any single probability, in ``[0, 1]`` (default: 0.7, as GCA).
+
+    Returns:
+        Tensor: probabilities of the shape of ``weights``; ``min(p, threshold)`` everywhere when
+        the weights are all zero, empty when ``weights`` is.
+
+    Raises:
+        ValueError: ``p`` or ``threshold`` is not a probability.
 
     Example:
         >>> probs = adaptive_drop_probabilities(torch.tensor([0.0, 1.0, 2.0]), 0.5)

@@ -28,7 +28,14 @@ __all__ = [
 
 def positive_log(values: Tensor) -> Tensor:
     """``log`` of non-negative scores with a guard: entries ``<= 0`` (or not finite) take the
-    smallest positive entry's value, i.e. the lowest score; all ones when none is positive.
+    smallest positive entry's value, i.e. the lowest score; all zeros (the log of ones) when none
+    is positive.
+
+    Args:
+        values: scores of any shape (centralities, feature usages, votes).
+
+    Returns:
+        Tensor: ``log`` of the guarded scores, of the shape of ``values``; always finite.
 
     Example:
         >>> positive_log(torch.tensor([1.0, 0.0, -2.0, 4.0])).exp().tolist()

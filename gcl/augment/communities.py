@@ -340,7 +340,17 @@ def _graph_key(edge_index: Tensor, num_nodes: int) -> tuple:
 
 
 def clear_community_cache() -> None:
-    """Forget every cached community detection."""
+    """Forget every cached community detection, so that the next :func:`get_communities` call
+    detects the communities again (the cache keeps at most 8 results, oldest dropped first).
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> data = synthetic(num_nodes=20, num_features=4, num_classes=2, seed=0)
+        >>> c = get_communities(data, seed=0)
+        >>> clear_community_cache()
+        >>> get_communities(data, seed=0) is c
+        False
+    """
     _CACHE.clear()
 
 

@@ -70,7 +70,21 @@ def pathsim_topk(m, k: int) -> sp.csr_matrix:
 
 
 def to_torch_sparse(m, *, csr: bool = False) -> Tensor:
-    """A scipy matrix as a float32 torch sparse tensor (COO, or CSR with ``csr=True``)."""
+    """A scipy matrix as a float32 torch sparse tensor (COO, or CSR with ``csr=True``).
+
+    Args:
+        m: any scipy sparse matrix (duplicate entries are summed).
+        csr: return the sparse CSR layout instead of coalesced COO (default: False).
+
+    Returns:
+        Tensor: a float32 torch sparse tensor of the shape of ``m``, on the CPU.
+
+    Example:
+        >>> m = sp.csr_matrix(np.array([[0., 2], [1, 0]]))
+        >>> t = to_torch_sparse(m)
+        >>> t.layout, t.dtype, t.to_dense().tolist()
+        (torch.sparse_coo, torch.float32, [[0.0, 2.0], [1.0, 0.0]])
+    """
     from .hetero import scipy_to_torch
 
     t = scipy_to_torch(m)

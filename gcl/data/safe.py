@@ -23,11 +23,39 @@ __all__ = ["CorruptFileError", "UnsafeFileError", "RestrictedUnpickler", "safe_l
 
 
 class CorruptFileError(ValueError):
-    """A data file is corrupt, truncated or not in the expected format (names the file)."""
+    """A data file is corrupt, truncated or not in the expected format (names the file).
+
+    A subclass of ``ValueError``, raised by the loaders of :mod:`gcl.data` with a message that
+    starts with the file's path.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "bad.npy"; _ = p.write_bytes(b"not an array")
+        >>> try:
+        ...     safe_load_npy(p)
+        ... except CorruptFileError as err:
+        ...     print(str(err).startswith(str(p)), "not a valid .npy file" in str(err))
+        True True
+    """
 
 
 class UnsafeFileError(ValueError):
-    """A data file would need code execution (or an unverified pickle) to be read."""
+    """A data file would need code execution (or an unverified pickle) to be read.
+
+    A subclass of ``ValueError``, raised for object arrays read without ``allow_object=True``, for
+    a sha256 that differs from the expected one, and by :class:`RestrictedUnpickler` for a pickle
+    that references anything but numpy arrays.
+
+    Example:
+        >>> import tempfile
+        >>> p = Path(tempfile.mkdtemp()) / "obj.npy"
+        >>> np.save(p, np.array([np.arange(2), np.arange(3)], dtype=object), allow_pickle=True)
+        >>> try:
+        ...     safe_load_npy(p)
+        ... except UnsafeFileError as err:
+        ...     print("pickled object array" in str(err))
+        True
+    """
 
 
 #: the only globals a pickled numpy object array may reference

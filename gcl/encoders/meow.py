@@ -61,6 +61,13 @@ def spmm(adj, x: Tensor) -> Tensor:
 def sparse_linear(x: Tensor, layer: nn.Linear) -> Tensor:
     """``layer(x)`` for a dense or sparse ``x`` (sparse: ``x @ Wᵀ + b`` via ``torch.sparse.mm``).
 
+    Args:
+        x: input features ``[N, in_features]``: dense, sparse COO or sparse CSR.
+        layer: the linear layer (its bias may be ``None``).
+
+    Returns:
+        Tensor: dense ``[N, out_features]``.
+
     Example:
         >>> lin = nn.Linear(3, 2)
         >>> x = torch.eye(3)

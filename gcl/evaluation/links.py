@@ -88,6 +88,12 @@ class LinkSplit:
         train_data: the graph with the test (and validation) edges removed, both directions.
         test_pos, test_neg: ``[2, T]`` held-out edges and as many sampled non-edges.
         val_pos, val_neg: the same for validation (``[2, 0]`` when ``val_ratio = 0``).
+
+    Example:
+        >>> ring = to_undirected(torch.tensor([[0, 1, 2, 3, 4], [1, 2, 3, 4, 0]]))
+        >>> split = split_edges(Data(edge_index=ring, num_nodes=5), test_ratio=0.4, seed=0)
+        >>> split.train_data.edge_index.size(1), split.test_pos.size(1), split.val_pos.size(1)
+        (6, 2, 0)
     """
 
     train_data: Data
@@ -150,6 +156,13 @@ def split_edges(data: Data, test_ratio: float = 0.1, val_ratio: float = 0.0, *,
 
 def link_scores(z: Tensor, pairs: Tensor) -> Tensor:
     """``sigmoid(z_u · z_v)`` for each pair ``(u, v)`` of ``pairs`` (``[2, K]``).
+
+    Args:
+        z: ``[N, d]`` node embeddings (detached; no gradient flows back).
+        pairs: ``[2, K]`` node index pairs (moved to the device of ``z``).
+
+    Returns:
+        Tensor: ``[K]`` scores in ``(0, 1)``, on the device of ``z``.
 
     Example:
         >>> link_scores(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), torch.tensor([[0], [1]])).tolist()

@@ -18,6 +18,15 @@ def team_up_gamma(epoch: int | None, t0: float, gamma_max: float, ramp: float = 
     Epochs count from 1: plain InfoNCE up to epoch ``t0``, then γ grows by ``1/ramp`` per epoch
     until it saturates at ``γ_max``. ``epoch=None`` (no training step known) gives ``γ_max``.
 
+    Args:
+        epoch: the current epoch, counted from 1, or ``None``.
+        t0: warm-up epochs during which γ is 0.
+        gamma_max: the final γ.
+        ramp: epochs per unit of γ (default: 100, the reference's fixed value).
+
+    Returns:
+        float: γ at ``epoch``.
+
     Example:
         >>> [team_up_gamma(t, t0=1000, gamma_max=10) for t in (1, 1000, 1001, 1250, 3000)]
         [0.0, 0.0, 0.01, 2.5, 10.0]
