@@ -100,7 +100,24 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
 
 
 def build_csgcl(config: dict, data) -> Pipeline:
-    """Build CSGCL from a configuration dictionary (see ``configs/csgcl.yaml``)."""
+    """Build CSGCL from a configuration dictionary (see ``configs/csgcl.yaml``); keys that are
+    not arguments of :func:`csgcl` (epochs, evaluation settings) are ignored here.
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config`.
+        data: the graph (its feature dimension sizes the encoder).
+
+    Returns:
+        Pipeline: CSGCL, ready to ``fit``.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
+        >>> pipe = build_csgcl({**load_config("csgcl", "amazon-photo"), "device": "cpu"}, data)
+        >>> pipe.objective.t0, pipe.objective.gamma_max
+        (2000.0, 1.0)
+    """
     return csgcl(data.num_features, **recipe_kwargs(csgcl, config))
 
 

@@ -76,7 +76,24 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
 
 
 def build_gca(config: dict, data) -> Pipeline:
-    """Build GCA from a configuration dictionary (see ``configs/gca.yaml``)."""
+    """Build GCA from a configuration dictionary (see ``configs/gca.yaml``); keys that are not
+    arguments of :func:`gca` (epochs, evaluation settings) are ignored here.
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config`.
+        data: the graph (its feature dimension sizes the encoder).
+
+    Returns:
+        Pipeline: GCA, ready to ``fit``.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
+        >>> pipe = build_gca({**load_config("gca", "cora"), "device": "cpu"}, data)
+        >>> pipe.objective.tau
+        0.9
+    """
     return gca(data.num_features, **recipe_kwargs(gca, config))
 
 

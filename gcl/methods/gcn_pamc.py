@@ -58,7 +58,26 @@ def gcn_pamc(in_channels: int, num_classes: int, *, hidden: int = 128, proj_hidd
 
 
 def build_gcn_pamc(config: dict, data) -> Pipeline:
-    """Build GCN + PamC negatives from a configuration (``configs/gcn-pamc.yaml``)."""
+    """Build GCN + PamC negatives from a configuration (``configs/gcn-pamc.yaml``); keys that
+    are not arguments of :func:`gcn_pamc` (epochs, evaluation settings) are ignored here.
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config`; its ``num_clusters`` sets
+            ``K`` (``None`` or missing: the number of classes, ``max(data.y) + 1``).
+        data: the graph (its feature dimension sizes the encoder; its labels ``y`` give ``K``
+            when the configuration does not).
+
+    Returns:
+        Pipeline: GCN + PamC negatives, ready to ``fit``.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=3, seed=0)
+        >>> pipe = build_gcn_pamc({**load_config("gcn-pamc", "synthetic"), "device": "cpu"}, data)
+        >>> pipe.objective.num_classes, pipe.objective.negatives
+        (3, 'meta_node')
+    """
     num_classes = config.get("num_clusters") or int(data.y.max()) + 1
     return gcn_pamc(data.num_features, num_classes, **recipe_kwargs(gcn_pamc, config))
 
