@@ -131,11 +131,40 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
 class MEOWModel:
     """A MEOW or AdaMEOW model bound to one meta-path graph (what ``build`` returns).
 
+    Building it preprocesses the graph once (:func:`prepare_inputs`, masks drawn with ``seed``),
+    then creates the encoder, the loss and an Adam optimizer over both.
+
+    Args:
+        graph: a :class:`gcl.data.MetaPathGraph`.
+        config: a configuration (``configs/meow.yaml`` or ``configs/adameow.yaml``). Required
+            keys: ``nei_max``, ``adj_mask``, ``feat_mask``, ``tau``, ``lr`` and, for MEOW,
+            ``num_clusters``. Optional: ``device`` (default ``"auto"``), ``seed`` (default:
+            derived from torch's initial seed), ``hidden`` (64), ``proj_dim`` (``hidden``),
+            ``dropout`` (0.2), ``masked_dropout`` (``True``), ``weight_decay`` (0), for MEOW
+            ``proto_weight`` (1.0), ``kmeans_niter`` (20), ``kmeans_nredo`` (5), for AdaMEOW
+            ``weight_hidden`` (16).
+        variant: ``"meow"`` (default); any other value builds AdaMEOW (the registered builder
+            passes ``"adameow"``).
+
     Attributes:
         encoder: the :class:`gcl.encoders.meow.MEOWEncoder`.
         loss: :class:`gcl.objectives.meow.MEOWLoss` or ``AdaMEOWLoss``.
         variant: ``"meow"`` or ``"adameow"``.
         inputs: the prepared tensors (see :func:`prepare_inputs`).
+        optimizer: Adam over the encoder's and the loss's parameters.
+        config, device, seed: the configuration (a copy), the resolved device and the mask seed.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> from gcl.methods import load_config
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> cfg = load_config("adameow", "acm", overrides={"nei_max": 3, "hidden": 8, "proj_dim": 8})
+        >>> model = MEOWModel(g, {**cfg, "device": "cpu", "seed": 0}, "adameow")
+        >>> model.inputs["kept"], model.embed(g).shape
+        ([18], torch.Size([6, 8]))
     """
 
     def __init__(self, graph, config: dict, variant: str = "meow"):
@@ -202,7 +231,37 @@ class MEOWModel:
 
 def fit_meow(model: MEOWModel, graph, config: dict) -> History:
     """Train: up to ``epochs`` steps; with ``patience`` > 0 stop when the loss has not improved
-    for ``patience`` steps (MEOW), and restore the best state when ``restore_best``."""
+    for ``patience`` steps (MEOW), and restore the best state when ``restore_best``.
+
+    Args:
+        model: the model from :func:`build_meow` or :func:`build_adameow`.
+        graph: the meta-path graph (unused: the model holds its inputs; kept for the ``fit``
+            signature of registered methods).
+        config: ``epochs`` (required), ``patience`` (default: 0, no early stopping) and
+            ``restore_best`` (default: ``True``).
+
+    Returns:
+        History: one entry per step (``epoch``, ``loss``, ``time_s`` and the loss's own terms)
+        and ``meta`` with ``train_s``, ``best_loss``, ``stopped_epoch``, ``device``,
+        ``pathsim_kept`` and ``peak_mem_mb``.
+
+    Raises:
+        ValueError: ``epochs`` is not a positive integer.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> from gcl.methods import load_config
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> cfg = load_config("meow", "acm", overrides={"nei_max": 3, "adj_mask": 0.2, "hidden": 8,
+        ...                                             "proj_dim": 8, "epochs": 3})
+        >>> cfg = {**cfg, "device": "cpu", "seed": 0}
+        >>> history = fit_meow(build_meow(cfg, g), g, cfg)
+        >>> history.meta["stopped_epoch"], sorted(history.epochs[0])
+        (3, ['epoch', 'info', 'loss', 'proto', 'time_s'])
+    """
     epochs = int(check_positive(config["epochs"], "epochs", "fit_meow", integer=True))
     patience = int(config.get("patience", 0) or 0)
     restore = bool(config.get("restore_best", True))
@@ -241,7 +300,37 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
 
 def evaluate_meow(model: MEOWModel, graph, config: dict, seed: int) -> dict:
     """HeCo's protocol on the eval-mode embeddings: macro/micro-F1 and AUC at 20/40/60 labels
-    per class (``eval_heads`` heads × ``eval_steps`` steps) and k-means NMI/ARI."""
+    per class (``eval_heads`` heads × ``eval_steps`` steps) and k-means NMI/ARI.
+
+    Args:
+        model: a (trained) :class:`MEOWModel`.
+        graph: the meta-path graph, with labels ``y`` and ``splits`` (one entry per split size).
+        config: ``eval_lr`` (required), ``eval_wd`` (default: 0), ``eval_heads`` (50),
+            ``eval_steps`` (200), ``clustering`` (``True``), ``cluster_fits`` (10 k-means seeds)
+            and ``embed_mode`` (``"eval"``; ``"train"`` keeps dropout on, as the reference).
+        seed: seed of the classification heads.
+
+    Returns:
+        dict: ``"macro_f1@S"``, ``"micro_f1@S"`` and ``"auc@S"`` for every split size ``S``,
+        plus ``"nmi"`` and ``"ari"`` with clustering, each a summary ``{"mean", "std",
+        "values"}`` (see :func:`gcl.evaluation.heco_evaluate`).
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> from gcl.methods import load_config
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> g.y, idx = torch.tensor([0, 0, 0, 1, 1, 1]), torch.arange(6)
+        >>> g.splits = {1: (idx[[0, 3]], idx[[1, 4]], idx[[2, 5]])}
+        >>> cfg = load_config("adameow", "acm", overrides={"nei_max": 3, "hidden": 8, "proj_dim": 8,
+        ...                                                "eval_heads": 2, "eval_steps": 5,
+        ...                                                "cluster_fits": 1})
+        >>> model = build_adameow({**cfg, "device": "cpu", "seed": 0}, g)
+        >>> sorted(evaluate_meow(model, g, cfg, seed=0))
+        ['ari', 'auc@1', 'macro_f1@1', 'micro_f1@1', 'nmi']
+    """
     from ..evaluation import heco_evaluate
 
     z = model.embed(graph, mode=str(config.get("embed_mode", "eval")))
@@ -254,12 +343,56 @@ def evaluate_meow(model: MEOWModel, graph, config: dict, seed: int) -> dict:
 
 
 def build_meow(config: dict, graph) -> MEOWModel:
-    """Build MEOW for a meta-path graph from a configuration (``configs/meow.yaml``)."""
+    """Build MEOW for a meta-path graph from a configuration (``configs/meow.yaml``).
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config` (see :class:`MEOWModel`
+            for the keys it reads).
+        graph: the :class:`gcl.data.MetaPathGraph` to train on.
+
+    Returns:
+        MEOWModel: the MEOW variant (prototype loss over k-means clusterings), ready for
+        :func:`fit_meow`.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> from gcl.methods import load_config
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> cfg = load_config("meow", "acm", overrides={"nei_max": 3, "adj_mask": 0.2, "hidden": 8})
+        >>> model = build_meow({**cfg, "device": "cpu", "seed": 0}, g)
+        >>> model.variant, type(model.loss).__name__, model.loss.num_clusters
+        ('meow', 'MEOWLoss', [100, 300])
+    """
     return MEOWModel(graph, config, "meow")
 
 
 def build_adameow(config: dict, graph) -> MEOWModel:
-    """Build AdaMEOW for a meta-path graph from a configuration (``configs/adameow.yaml``)."""
+    """Build AdaMEOW for a meta-path graph from a configuration (``configs/adameow.yaml``).
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config` (see :class:`MEOWModel`
+            for the keys it reads).
+        graph: the :class:`gcl.data.MetaPathGraph` to train on.
+
+    Returns:
+        MEOWModel: the AdaMEOW variant (learned soft negative weights), ready for
+        :func:`fit_meow`.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> from gcl.methods import load_config
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> cfg = load_config("adameow", "acm", overrides={"nei_max": 3, "hidden": 8})
+        >>> model = build_adameow({**cfg, "device": "cpu", "seed": 0}, g)
+        >>> model.variant, type(model.loss).__name__
+        ('adameow', 'AdaMEOWLoss')
+    """
     return MEOWModel(graph, config, "adameow")
 
 
