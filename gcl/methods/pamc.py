@@ -353,7 +353,30 @@ _TRAINER_KEYS = ("alpha", "beta", "order", "temperature", "lr", "negatives", "hi
 
 
 def build_pamc(config: dict, data) -> PamCTrainer:
-    """Build a :class:`PamCTrainer` from a configuration (see ``configs/pamc.yaml``)."""
+    """Build a :class:`PamCTrainer` from a configuration (see ``configs/pamc.yaml``).
+
+    The k-means seed is taken from torch's initial seed (the runner seeds each run first); keys
+    that are not trainer arguments (``epochs``, evaluation settings) and ``None`` values are
+    ignored.
+
+    Args:
+        config: a configuration from :func:`gcl.methods.load_config`; ``num_clusters`` sets
+            ``K`` (``None`` or missing: the number of classes, ``max(data.y) + 1``) and
+            ``device`` the device (default: ``"auto"``).
+        data: the graph (its feature dimension sizes the encoder; its labels ``y`` give ``K``
+            when the configuration does not).
+
+    Returns:
+        PamCTrainer: untrained, ready for :func:`fit_pamc`.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=60, num_classes=3, num_features=12, seed=0)
+        >>> trainer = build_pamc({**load_config("pamc", "synthetic"), "device": "cpu"}, data)
+        >>> trainer.num_clusters, trainer.order, trainer.negatives
+        (3, 2, 'meta_node')
+    """
     num_clusters = config.get("num_clusters") or int(data.y.max()) + 1
     kwargs = {k: config[k] for k in _TRAINER_KEYS if k in config and config[k] is not None}
     if "hidden" in kwargs:
@@ -364,12 +387,68 @@ def build_pamc(config: dict, data) -> PamCTrainer:
 
 
 def fit_pamc(trainer: PamCTrainer, data, config: dict) -> History:
-    """Train for ``config["epochs"]`` epochs."""
+    """Train for ``config["epochs"]`` epochs (see :meth:`PamCTrainer.fit`).
+
+    Args:
+        trainer: the trainer from :func:`build_pamc`.
+        data: the graph (``x``, ``edge_index`` and, for the scores, ``y``).
+        config: the configuration; only ``epochs`` is read here.
+
+    Returns:
+        History: per-epoch ``loss``, ``kl``, ``contrast`` and ``time_s``; ``evals`` holds the
+        per-epoch clustering scores when ``data`` has labels.
+
+    Raises:
+        KeyError: the configuration has no ``epochs``.
+        ValueError: ``epochs`` is not a positive integer.
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=60, num_classes=3, num_features=12, seed=0)
+        >>> cfg = load_config("pamc", "synthetic", overrides={
+        ...     "hidden": [16, 16, 16], "z_dim": 4, "pretrain_epochs": 2, "kmeans_n_init": 2,
+        ...     "epochs": 3})
+        >>> cfg["device"] = "cpu"
+        >>> history = fit_pamc(build_pamc(cfg, data), data, cfg)
+        >>> len(history.epochs), sorted(history.epochs[0])
+        (3, ['contrast', 'epoch', 'kl', 'loss', 'time_s'])
+    """
     return trainer.fit(data, epochs=int(config["epochs"]))
 
 
 def evaluate_pamc(trainer: PamCTrainer, data, config: dict, seed: int) -> dict:
-    """The clustering scores of ``argmax Q`` (see :meth:`PamCTrainer.scores`)."""
+    """The clustering scores of ``argmax Q`` (see :meth:`PamCTrainer.scores`).
+
+    Args:
+        trainer: a trainer after :func:`fit_pamc` on a graph with labels.
+        data: the graph (unused: the scores were computed by ``fit``; kept for the ``evaluate``
+            signature of registered methods).
+        config: the configuration (unused; ``report_max_over_epochs`` acts through the
+            trainer).
+        seed: the run's seed (unused: the evaluation draws nothing at random).
+
+    Returns:
+        dict: ``cluster_acc``, ``nmi``, ``ari`` and ``cluster_f1`` (plus
+        ``<metric>@max-over-epochs`` with ``report_max_over_epochs``), each a summary
+        ``{"mean", "std", "values"}`` of one value.
+
+    Raises:
+        ValueError: the trainer has no scores (not fitted, or fitted without labels).
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import load_config
+        >>> data = synthetic(num_nodes=60, num_classes=3, num_features=12, seed=0)
+        >>> cfg = load_config("pamc", "synthetic", overrides={
+        ...     "hidden": [16, 16, 16], "z_dim": 4, "pretrain_epochs": 2, "kmeans_n_init": 2,
+        ...     "epochs": 3})
+        >>> cfg["device"] = "cpu"
+        >>> trainer = build_pamc(cfg, data)
+        >>> _ = fit_pamc(trainer, data, cfg)
+        >>> sorted(evaluate_pamc(trainer, data, cfg, seed=0))
+        ['ari', 'cluster_acc', 'cluster_f1', 'nmi']
+    """
     from ..evaluation import summarize
 
     return {k: summarize([v]) for k, v in trainer.scores().items()}
