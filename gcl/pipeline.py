@@ -84,6 +84,11 @@ def get_rng_state() -> dict:
     """Every global random state (Python, NumPy, torch CPU and CUDA) as plain values and tensors,
     so that it saves and loads with ``torch.load(weights_only=True)``.
 
+    Returns:
+        dict: ``"python"`` (:func:`random.getstate`), ``"torch"`` (the CPU generator's state),
+        ``"numpy"`` (the legacy global generator's state, its keys as an int64 tensor) and, when
+        CUDA is available, ``"cuda"`` (one state per device).
+
     Example:
         >>> state = get_rng_state()
         >>> a = torch.rand(3)
@@ -108,7 +113,25 @@ def get_rng_state() -> dict:
 
 
 def set_rng_state(state: dict) -> None:
-    """Restore the random states captured by :func:`get_rng_state`."""
+    """Restore the random states captured by :func:`get_rng_state`.
+
+    The state may have gone through ``torch.save``/``torch.load`` (lists are accepted where
+    tuples were saved). The CUDA states are restored only when CUDA is available and the number
+    of devices equals the number of saved states; otherwise they are skipped.
+
+    Args:
+        state: a dict from :func:`get_rng_state` (``"numpy"`` and ``"cuda"`` are optional).
+
+    Example:
+        >>> import io, random
+        >>> buf = io.BytesIO()
+        >>> torch.save(get_rng_state(), buf); _ = buf.seek(0)
+        >>> a = random.random(), torch.rand(2)
+        >>> set_rng_state(torch.load(buf, weights_only=True))
+        >>> b = random.random(), torch.rand(2)
+        >>> a[0] == b[0] and torch.equal(a[1], b[1])
+        True
+    """
     import random
 
     py = state["python"]

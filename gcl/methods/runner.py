@@ -21,6 +21,18 @@ def apply_plugins(pipeline, config: dict):
     adds :class:`gcl.objectives.POT` (``kappa``, ``pot_batch``, ``pot_sound``), for any recipe with
     a 2-layer GCN encoder and edge-dropping views. Returns the pipeline.
 
+    Args:
+        pipeline: a built :class:`~gcl.Pipeline` (modified in place).
+        config: the run configuration; read here: ``pot`` (default: off), ``kappa`` (default:
+            0.5), ``pot_batch`` (default: ``None``) and ``pot_sound`` (default: ``False``).
+
+    Returns:
+        Pipeline: the same pipeline, with the POT regularizer added when ``pot`` is true.
+
+    Raises:
+        ValueError: ``pot`` is true and the encoder is not supported by POT (see
+            :func:`gcl.objectives.pot.add_pot`).
+
     Example:
         >>> from gcl.methods.grace import grace
         >>> pipe = apply_plugins(grace(8, hidden=8, proj_hidden=8, device="cpu"),

@@ -104,6 +104,18 @@ class AdjacencyBox:
         lower: ``[E' + N]`` lower bounds.
         upper: ``[E' + N]`` upper bounds.
         num_nodes: ``N``.
+
+    Example:
+        >>> box = adjacency_box(torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]), 3, 0.0)
+        >>> box.index.shape, box.num_nodes
+        (torch.Size([2, 7]), 3)
+        >>> [round(v, 4) for v in box.lower_diagonal().tolist()]
+        [0.5, 0.3333, 0.5]
+        >>> lower, upper = box.matrices()  # no drops: upper is D^-1/2 (A + I) D^-1/2 itself
+        >>> [round(v, 4) for v in upper.to_dense()[1].tolist()]
+        [0.4082, 0.3333, 0.4082]
+        >>> box.subgraph(torch.tensor([0, 1])).num_nodes
+        2
     """
 
     index: Tensor
@@ -348,7 +360,14 @@ def find_edge_drop_probs(augmentation, data) -> tuple[Tensor, bool]:
     Walks :class:`~gcl.augment.Compose` chains. Anything exposing ``edge_drop_prob(data)``
     (``DropEdge``, GCA's adaptive and CSGCL's communal dropping) is an edge drop; feature masks
     (``MaskFeature`` and anything exposing ``feature_drop_prob(data)``) are noted (POT ignores
-    them); identities pass. Anything else (edge adding, diffusion, subgraphs) raises.
+    them); identities pass. Anything else (edge adding, diffusion, subgraphs) raises. Two edge
+    drops in one chain combine as ``1 - (1 - p)(1 - q)``.
+
+    Args:
+        augmentation: one view's augmentation (a single one, a :class:`~gcl.augment.Compose`
+            chain, or ``None`` for no augmentation).
+        data: the clean graph; its ``edge_index`` fixes ``E`` and is passed to
+            ``edge_drop_prob``.
 
     Returns:
         (Tensor, bool): ``[E]`` drop probabilities (zeros without edge dropping) and whether a
