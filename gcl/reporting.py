@@ -245,9 +245,26 @@ from run to run by several percent.
 
 
 def collect_benchmarks(results_dir: str | Path = "benchmarks/results") -> list[dict]:
-    """Read every ``gcl-bench/1`` file under ``results_dir``, sorted by name.
+    """Read every ``gcl-bench/1`` file in ``results_dir`` (not its sub-folders), sorted by the
+    record's ``order`` (default: 100), then its ``name``. Files that cannot be read as JSON or
+    whose ``format`` is not :data:`BENCH_FORMAT` are skipped.
+
+    Args:
+        results_dir: the folder of benchmark files (default: ``benchmarks/results``); a missing
+            folder gives no records.
+
+    Returns:
+        list[dict]: the records, each with its file name under ``_file``.
 
     Example:
+        >>> import json, tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (tmp / "b.json").write_text(json.dumps({"format": BENCH_FORMAT, "name": "b"}))
+        >>> _ = (tmp / "a.json").write_text(json.dumps({"format": BENCH_FORMAT, "name": "a",
+        ...                                             "order": 200}))
+        >>> _ = (tmp / "other.json").write_text("{}")
+        >>> [(r["name"], r["_file"]) for r in collect_benchmarks(tmp)]
+        [('b', 'b.json'), ('a', 'a.json')]
         >>> collect_benchmarks("/nonexistent")
         []
     """
@@ -280,6 +297,17 @@ def _cell(value) -> str:
 def render_benchmarks(records: list[dict]) -> str:
     """Markdown page with one section per benchmark file.
 
+    Each section has the record's ``title``, its ``description``, a table of ``columns`` and
+    ``rows`` (floats with 3 significant digits below 1, 2 decimals below 100, none above;
+    ``None`` and NaN shown as "–"), its ``notes``, the ``device`` and the ``command``.
+
+    Args:
+        records: benchmark records (from :func:`collect_benchmarks`); each needs ``title``,
+            ``columns``, ``rows`` and ``_file``.
+
+    Returns:
+        str: the whole Markdown page, ending with a newline.
+
     Example:
         >>> rec = {"name": "x", "title": "X", "description": "d", "columns": ["a", "b"],
         ...        "rows": [[1, 2.5]], "device": "cpu", "command": "python x.py", "_file": "x.json"}
@@ -306,7 +334,22 @@ def render_benchmarks(records: list[dict]) -> str:
 
 def write_benchmarks(results_dir: str | Path = "benchmarks/results",
                      out: str | Path = "docs/benchmarks.md") -> Path:
-    """Regenerate the benchmark page from ``results_dir``; returns the written path."""
+    """Regenerate the benchmark page from ``results_dir``; returns the written path.
+
+    Args:
+        results_dir: the folder of benchmark files (default: ``benchmarks/results``).
+        out: the page to write, its folder created if needed (default:
+            ``docs/benchmarks.md``).
+
+    Returns:
+        Path: the written page.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> write_benchmarks(tmp, tmp / "docs" / "benchmarks.md").read_text().startswith("# Bench")
+        True
+    """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_benchmarks(collect_benchmarks(results_dir)))
