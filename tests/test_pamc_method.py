@@ -7,7 +7,7 @@ import torch
 
 from gcl.data import synthetic
 from gcl.methods import get_method, load_config, run
-from gcl.methods.pamc import ClusteringAE, PamCTrainer, pretrain_autoencoder
+from gcl.methods.pamc import ClusteringAE, PamCTrainer, _to_csr, pretrain_autoencoder
 
 SMALL = {"epochs": 4, "hidden": [16, 16, 32], "pretrain_epochs": 2, "kmeans_n_init": 2}
 
@@ -28,7 +28,13 @@ def test_encoder_shape_and_sparse_input_agree():
     assert [m.out_features for m in (model.enc_1, model.enc_2, model.enc_3, model.z_layer)] == \
         [500, 500, 2000, 10]
     x = (torch.rand(7, 30) < 0.2).float()
-    assert torch.allclose(model.encode(x), model.encode(x.to_sparse()), atol=1e-5)
+    dense = model.encode(x)
+    (g_dense,) = torch.autograd.grad(dense.pow(2).sum(), model.enc_1.weight)
+    for sparse in (x.to_sparse(), _to_csr(x)):
+        out = model.encode(sparse)
+        (grad,) = torch.autograd.grad(out.pow(2).sum(), model.enc_1.weight)
+        assert torch.allclose(dense, out, atol=1e-5)
+        assert torch.allclose(g_dense, grad, atol=1e-5)
 
 
 def test_pretraining_reduces_reconstruction_error():
