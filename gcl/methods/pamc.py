@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -55,8 +56,8 @@ class ClusteringAE(nn.Module):
 
     Layer names follow SDCN's ``AE`` (``enc_1 .. z_layer``, ``dec_1 .. x_bar_layer``), so the
     state dict of an SDCN-pretrained ``data/<name>.pkl`` loads directly. Only the encoder and the
-    centroids are used after pretraining. A sparse input uses a sparse first-layer product (same
-    result, fewer operations on bag-of-words features).
+    centroids are used after pretraining. A sparse input (COO or CSR) uses a sparse first-layer
+    product (same result, fewer operations on bag-of-words features).
 
     Args:
         in_channels: ``d``.
@@ -84,7 +85,9 @@ class ClusteringAE(nn.Module):
 
     def encode(self, x: Tensor) -> Tensor:
         """The embedding ``z`` (ReLU after the first three layers, linear output)."""
-        if x.is_sparse:
+        if x.layout == torch.sparse_csr:
+            h = x @ self.enc_1.weight.t() + self.enc_1.bias
+        elif x.is_sparse:
             h = torch.sparse.mm(x, self.enc_1.weight.t()) + self.enc_1.bias
         else:
             h = self.enc_1(x)
@@ -153,6 +156,12 @@ def pretrain_autoencoder(model: ClusteringAE, x: Tensor, *, epochs: int = 30,
             total += float(loss.detach()) * batch.size(0)
         losses.append(total / n)
     return losses
+
+
+def _to_csr(x: Tensor) -> Tensor:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return x.to_sparse_csr()
 
 
 def _fingerprint(x: Tensor) -> str:
@@ -275,7 +284,8 @@ class PamCTrainer:
         state = self._pretrained_state(x_dense, str(getattr(data, "name", "graph")))
         self.model.load_state_dict(state, strict=False)
         density = float((x_dense != 0).float().mean())
-        x = x_dense.to_sparse() if density < 0.1 and dev.type == "cpu" else x_dense
+        # CSR: on the CPU its product is several times cheaper than COO's (sdcn-cite: ~4x)
+        x = _to_csr(x_dense) if density < 0.1 and dev.type == "cpu" else x_dense
         target = influence_matrix(data.edge_index.to(dev), data.num_nodes, self.order)
 
         with torch.no_grad():
