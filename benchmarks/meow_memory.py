@@ -58,8 +58,11 @@ def child(dataset: str, dense: bool) -> dict:
     model = MEOWModel(graph, cfg, "meow")
     if dense:
         inp = model.inputs
-        inp["adjs"] = [a[0].to_dense() for a in inp["adjs"]]
-        inp["adjs_masked"] = [a[0].to_dense() for a in inp["adjs_masked"]]
+        def dense_of(a):  # a CSR matrix, or a pair (A, Aᵀ) of them
+            return (a[0] if isinstance(a, tuple) else a).to_dense()
+
+        inp["adjs"] = [dense_of(a) for a in inp["adjs"]]
+        inp["adjs_masked"] = [dense_of(a) for a in inp["adjs_masked"]]
         inp["coarse"] = sum(a for a in inp["adjs"]) / len(inp["adjs"])  # the reference's Ā
     gc.collect()
     _trim()  # drop what preprocessing freed; the held inputs stay

@@ -152,6 +152,29 @@ def test_encoder_matches_dense_reference_values_and_gradients(csr):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_cpu_csr_product_backward_reads_the_matrix_in_place():
+    from gcl.encoders.meow import _csr_t_mm, spmm
+
+    rng = np.random.default_rng(0)
+    m = sp.random(30, 20, density=0.3, format="csr", random_state=rng, dtype=np.float32)
+    a = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int32)),
+                                torch.from_numpy(m.indices.astype(np.int32)),
+                                torch.from_numpy(m.data), m.shape)
+    dense = torch.from_numpy(m.toarray())
+    x = torch.randn(20, 5, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    w = torch.randn(30, 5)
+    out = spmm(a, x)
+    (out * w).sum().backward()
+    (dense @ x_ref * w).sum().backward()
+    torch.testing.assert_close(out, dense @ x_ref.detach())
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    g = torch.randn(30, 5).t().contiguous().t()  # a non-contiguous gradient
+    torch.testing.assert_close(_csr_t_mm(a, g), dense.T @ g)
+    prepared = prepare_inputs(tiny_graph(), nei_max=3, adj_mask=0.3, feat_mask=0.0)
+    assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
+
+
 # -- losses ---------------------------------------------------------------------------------------
 
 

@@ -30,13 +30,44 @@ class _PairedSpMM(torch.autograd.Function):
         return None, None, torch.sparse.mm(ctx.a_t, grad)
 
 
+def _csr_t_mm(a: Tensor, g: Tensor) -> Tensor:
+    """``Aᵀ @ g`` for a CPU CSR ``A``, read as a CSC matrix by scipy on ``A``'s own arrays.
+
+    torch would convert ``A`` (a transposed copy with int64 indices) for this product; scipy's
+    CSC kernel reads the CSR arrays in place, so the only allocation is the output.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    m = sp.csr_matrix((a.values().numpy(), a.col_indices().numpy(), a.crow_indices().numpy()),
+                      shape=tuple(a.shape), copy=False)
+    g = g.detach().contiguous()
+    return torch.from_numpy(np.ascontiguousarray(m.T @ g.numpy())).to(g.dtype)
+
+
+class _CSRSpMM(torch.autograd.Function):
+    """``A @ X`` for a constant CPU CSR ``A`` stored once: the backward pass is ``Aᵀ @ grad``
+    by :func:`_csr_t_mm` (no stored transpose, no conversion of ``A``)."""
+
+    @staticmethod
+    def forward(ctx, a, x):
+        ctx.a = a
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, _csr_t_mm(ctx.a, grad)
+
+
 def spmm(adj, x: Tensor) -> Tensor:
     """Sparse (or dense) matrix times dense ``x``.
 
     Args:
-        adj: a sparse tensor, a pair ``(A, Aᵀ)`` of sparse tensors (constant ``A``; the
-            backward pass uses the stored transpose), a dense tensor, or a list of these
-            (their mean times ``x``, without building the mean matrix).
+        adj: a sparse tensor (a constant CPU CSR matrix takes the transposed product of the
+            backward pass from its own arrays, see :func:`_csr_t_mm`), a pair ``(A, Aᵀ)`` of
+            sparse tensors (constant ``A``; the backward pass uses the stored transpose), a
+            dense tensor, or a list of these (their mean times ``x``, without building the mean
+            matrix).
         x: ``[M, d]`` dense.
 
     Returns:
@@ -55,6 +86,9 @@ def spmm(adj, x: Tensor) -> Tensor:
         return _PairedSpMM.apply(adj[0], adj[1], x)
     if adj.layout == torch.strided:
         return adj @ x
+    if (adj.layout == torch.sparse_csr and adj.device.type == "cpu" and not adj.requires_grad
+            and x.requires_grad):
+        return _CSRSpMM.apply(adj, x)
     return torch.sparse.mm(adj, x)
 
 

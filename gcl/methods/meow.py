@@ -49,7 +49,11 @@ def _per_path(value, count: int, name: str) -> list:
 
 
 def _to_sparse(m, device, csr: bool):
-    """scipy -> torch sparse: CSR with int32 indices (8 bytes per entry), or COO (20 bytes)."""
+    """scipy -> torch sparse: CSR with int32 indices (8 bytes per entry), or COO (20 bytes).
+
+    CSR on the CPU is one matrix (the backward pass reads it transposed in place, see
+    :func:`gcl.encoders.meow.spmm`); elsewhere a pair ``(A, Aᵀ)``.
+    """
     import scipy.sparse as sp
 
     from ..data.hetero import scipy_to_torch
@@ -65,6 +69,9 @@ def _to_sparse(m, device, csr: bool):
                                        torch.from_numpy(mat.data.astype(np.float32)),
                                        mat.shape, device=device)
 
+    device = torch.device(device)
+    if device.type == "cpu":
+        return one(m)
     return one(m), one(sp.csr_matrix(m).T)  # the transpose serves the backward pass
 
 
@@ -79,9 +86,10 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
         feat_mask: fraction of the target features' non-zero entries set to 0.
         seed: seed of the masks (default: 0).
         device: where the tensors live (default: CPU).
-        csr: store adjacencies and incidences as pairs ``(A, Aᵀ)`` of CSR matrices with int32
-            indices (8 bytes per entry each; the stored transpose makes the backward pass
-            allocation-free) instead of COO (20 bytes per entry) (default: ``True``).
+        csr: store adjacencies and incidences as CSR matrices with int32 indices (8 bytes per
+            entry) instead of COO (20 bytes per entry) (default: ``True``). On the CPU each is
+            stored once (the backward pass reads it transposed in place); on other devices as a
+            pair ``(A, Aᵀ)``, the stored transpose serving the backward pass.
 
     Returns:
         dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` (the list
