@@ -163,7 +163,8 @@ class MEOWModel:
                                                            graph.contexts],
                                    hidden=hidden, proj_dim=proj,
                                    dropout=float(config.get("dropout", 0.2)),
-                                   masked_dropout=bool(config.get("masked_dropout", True))
+                                   masked_dropout=bool(config.get("masked_dropout", True)),
+                                   checkpoint=bool(config.get("checkpoint", True))
                                    ).to(self.device)
         if variant == "meow":
             self.loss = MEOWLoss(tau=float(config["tau"]), num_clusters=config["num_clusters"],
