@@ -221,9 +221,9 @@ def test_meow_loss_matches_dense_reference():
     v = F.normalize(torch.randn(9, 4, generator=gen), dim=1).requires_grad_()
     a1 = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1, 2])
     a2 = torch.tensor([0, 1, 1, 1, 2, 3, 0, 3, 2])
-    for chunk in (2, 1024):
-        got = weighted_info_nce(u, v, [a1, a2], 0.4, chunk_size=chunk)
-        want = naive_meow_info(u, v, [a1, a2], 0.4)
+    for chunk, assigns in [(2, [a1, a2]), (1024, [a1, a2]), (4, [a2]), (3, [a1, a2, a1])]:
+        got = weighted_info_nce(u, v, assigns, 0.4, chunk_size=chunk)
+        want = naive_meow_info(u, v, assigns, 0.4)
         torch.testing.assert_close(got, want)
         g1 = torch.autograd.grad(got, [u, v])
         g2 = torch.autograd.grad(want, [u, v])
