@@ -176,6 +176,29 @@ def test_cpu_csr_product_backward_reads_the_matrix_in_place():
     assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
 
 
+def test_sparse_features_match_dense_features():
+    g = tiny_graph()
+    gs = tiny_graph()
+    gs.x_dict = {t: x.to_sparse() for t, x in g.x_dict.items()}
+    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=0.3, feat_mask=0.3, seed=0)
+    inp_s = prepare_inputs(gs, nei_max=[3, 4], adj_mask=0.3, feat_mask=0.3, seed=0)
+    xm = inp_s["x_masked"]
+    assert xm.is_sparse and bool((xm.values() != 0).all())  # masked entries are not stored
+    assert xm._nnz() < gs.x._nnz()
+    torch.testing.assert_close(xm.to_dense(), inp["x_masked"])
+    runs = []
+    for prepared in (inp, inp_s):
+        torch.manual_seed(0)
+        enc = MEOWEncoder({t: x.shape[1] for t, x in g.x_dict.items()}, "p", [["a"], ["s"]],
+                          hidden=8, dropout=0.0)
+        outs = enc(prepared)
+        grads = torch.autograd.grad((outs[1] * outs[0]).sum() + outs[2].sum(),
+                                    list(enc.parameters()))
+        runs.append(outs + grads)
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # dense vs sparse rounding
+
+
 def test_checkpointed_encoder_gives_the_same_values_and_gradients():
     g = tiny_graph()
     inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=[0.3, 0.5], feat_mask=0.3, seed=0)

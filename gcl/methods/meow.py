@@ -121,7 +121,13 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     # kept as the list of the meta-path adjacencies instead of a third copy of their entries
     coarse = list(adjs)
     x = {t: v.to(device) for t, v in graph.x_dict.items()}
-    x_masked = mask_feature_entries(graph.x, float(feat_mask), gen).to(device)
+    x_masked = mask_feature_entries(graph.x, float(feat_mask), gen)
+    if x_masked.is_sparse:  # drop the masked entries (explicit zeros): same products, less memory
+        x_masked = x_masked.coalesce()
+        keep = x_masked.values() != 0
+        x_masked = torch.sparse_coo_tensor(x_masked.indices()[:, keep], x_masked.values()[keep],
+                                           x_masked.shape, is_coalesced=True)
+    x_masked = x_masked.to(device)
     contexts = []
     for triples in graph.contexts:
         out = []
