@@ -8,7 +8,10 @@ the reference code), freed preprocessing memory is
 returned to the system (``malloc_trim``) and the peak RSS is reset (Linux
 ``/proc/self/clear_refs``); then one full training step (forward, MEOW loss with its two k-means
 clusterings, backward, Adam) runs. Reported: peak RSS during the step above the baseline, so the
-held inputs (the adjacencies) count.
+held inputs (the adjacencies) count, and that peak minus the adjacency bytes (the rest of the
+step, the same computation in both variants).
+Both variants run with the default configuration (encoder stages checkpointed), then again with
+``checkpoint: false`` (every activation kept), so the two effects can be told apart.
 k-means restarts are set to 1 (time only; they do not change the memory picture).
 """
 
@@ -39,7 +42,7 @@ def _trim() -> None:
         pass
 
 
-def child(dataset: str, dense: bool) -> dict:
+def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
     import gc
 
     import torch
@@ -50,7 +53,7 @@ def child(dataset: str, dense: bool) -> dict:
 
     torch.manual_seed(0)
     graph = load(dataset)
-    cfg = load_config("meow", dataset, overrides={"kmeans_nredo": 1})
+    cfg = load_config("meow", dataset, overrides={"kmeans_nredo": 1, "checkpoint": checkpoint})
     cfg.update(device="cpu", seed=0)
     gc.collect()
     _trim()
@@ -58,8 +61,11 @@ def child(dataset: str, dense: bool) -> dict:
     model = MEOWModel(graph, cfg, "meow")
     if dense:
         inp = model.inputs
-        inp["adjs"] = [a[0].to_dense() for a in inp["adjs"]]
-        inp["adjs_masked"] = [a[0].to_dense() for a in inp["adjs_masked"]]
+        def dense_of(a):  # a CSR matrix, or a pair (A, Aᵀ) of them
+            return (a[0] if isinstance(a, tuple) else a).to_dense()
+
+        inp["adjs"] = [dense_of(a) for a in inp["adjs"]]
+        inp["adjs_masked"] = [dense_of(a) for a in inp["adjs_masked"]]
         inp["coarse"] = sum(a for a in inp["adjs"]) / len(inp["adjs"])  # the reference's Ā
     gc.collect()
     _trim()  # drop what preprocessing freed; the held inputs stay
@@ -82,8 +88,9 @@ def child(dataset: str, dense: bool) -> dict:
     adj_bytes = sum(nbytes(a) for a in [*model.inputs["adjs"], *model.inputs["adjs_masked"]])
     if not isinstance(coarse, list):
         adj_bytes += nbytes(coarse)
-    return {"dense": dense, "peak_mb": (peak - base) / 2**20, "adjacency_mb": adj_bytes / 2**20,
-            "step_s": step_s, "loss": loss, "num_nodes": graph.num_nodes}
+    return {"dense": dense, "checkpoint": checkpoint, "peak_mb": (peak - base) / 2**20,
+            "adjacency_mb": adj_bytes / 2**20, "step_s": step_s, "loss": loss,
+            "num_nodes": graph.num_nodes}
 
 
 def main():
@@ -91,18 +98,20 @@ def main():
     p.add_argument("--dataset", default="acm")
     p.add_argument("--out", default="benchmarks/results/meow_memory_acm.json")
     p.add_argument("--child", choices=["sparse", "dense"], default=None)
+    p.add_argument("--no-checkpoint", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--table-from", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.table_from:  # rewrite an older raw result file as a table
         write_table(json.loads(Path(args.table_from).read_text()), Path(args.out))
         return
     if args.child:
-        print(json.dumps(child(args.dataset, args.child == "dense")))
+        print(json.dumps(child(args.dataset, args.child == "dense", not args.no_checkpoint)))
         return
     rows = []
-    for variant in ("sparse", "dense"):
+    for variant, extra in (("sparse", []), ("dense", []), ("sparse", ["--no-checkpoint"]),
+                           ("dense", ["--no-checkpoint"])):
         out = subprocess.run([sys.executable, __file__, "--dataset", args.dataset, "--child",
-                              variant], capture_output=True, text=True, check=True,
+                              variant, *extra], capture_output=True, text=True, check=True,
                              env={**os.environ, "PYTHONWARNINGS": "ignore",
                                   # a fixed mmap threshold: every large buffer is mmapped and
                                   # returned on free, so RSS follows the live memory (glibc's
@@ -114,10 +123,14 @@ def main():
 
     result = {"benchmark": "meow-step-peak-memory", "dataset": args.dataset, "rows": rows,
               "ratio_sparse_over_dense": rows[0]["peak_mb"] / rows[1]["peak_mb"],
+              "ratio_sparse_over_dense_without_checkpointing":
+                  rows[2]["peak_mb"] / rows[3]["peak_mb"],
               "device": device_description("cpu"), "versions": versions(),
               "command": " ".join(sys.argv)}
     write_table(result, Path(args.out))
-    print(f"sparse/dense peak ratio: {result['ratio_sparse_over_dense']:.3f}")
+    print(f"sparse/dense peak ratio: {result['ratio_sparse_over_dense']:.3f} "
+          f"(without checkpointing: "
+          f"{result['ratio_sparse_over_dense_without_checkpointing']:.3f})")
 
 
 def write_table(result: dict, out: Path) -> None:
@@ -125,18 +138,29 @@ def write_table(result: dict, out: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import write_bench
 
-    rows = [["dense N×N" if r["dense"] else "sparse", r["num_nodes"], r["peak_mb"],
-             r["adjacency_mb"], r["step_s"]] for r in result["rows"]]
+    rows = [["dense N×N" if r["dense"] else "sparse",
+             "on" if r.get("checkpoint", False) else "off", r["num_nodes"], r["peak_mb"],
+             r["adjacency_mb"], r["peak_mb"] - r["adjacency_mb"], r["loss"], r["step_s"]]
+            for r in result["rows"]]
+    notes = [f"sparse / dense peak ratio: {result['ratio_sparse_over_dense']:.3f}"]
+    if "ratio_sparse_over_dense_without_checkpointing" in result:
+        notes.append("sparse / dense peak ratio without checkpointing: "
+                     f"{result['ratio_sparse_over_dense_without_checkpointing']:.3f}")
+    notes.append("'rest' is the peak minus the adjacency bytes: everything else in the step "
+                 "(features, activations, k-means, loss chunks, gradients, Adam), the same "
+                 "computation in both variants")
     write_bench(
         out.stem, title=f"MEOW training step on {result['dataset'].upper()}: sparse vs dense "
                         "adjacencies",
         description="Peak resident memory of one MEOW step above the level before it, each "
                     "variant in its own process; the dense variant stores every meta-path "
-                    "adjacency as an N×N matrix.",
-        columns=["adjacencies", "nodes", "step peak MiB", "adjacency MiB", "step s"],
+                    "adjacency as an N×N matrix. 'checkpointing' is the encoder's "
+                    "`checkpoint` option (on by default).",
+        columns=["adjacencies", "checkpointing", "nodes", "step peak MiB", "adjacency MiB",
+                 "rest MiB", "loss", "step s"],
         rows=rows, device=result["device"], results_dir=out.parent,
         command=result.get("command", "python benchmarks/meow_memory.py"),
-        notes=[f"sparse / dense peak ratio: {result['ratio_sparse_over_dense']:.3f}"],
+        notes=notes,
         extra={"order": 50, "raw": result})
 
 

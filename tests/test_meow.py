@@ -152,6 +152,72 @@ def test_encoder_matches_dense_reference_values_and_gradients(csr):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_cpu_csr_product_backward_reads_the_matrix_in_place():
+    from gcl.encoders.meow import _sparse_t_mm, spmm
+
+    rng = np.random.default_rng(0)
+    m = sp.random(30, 20, density=0.3, format="csr", random_state=rng, dtype=np.float32)
+    a = torch.sparse_csr_tensor(torch.from_numpy(m.indptr.astype(np.int32)),
+                                torch.from_numpy(m.indices.astype(np.int32)),
+                                torch.from_numpy(m.data), m.shape)
+    dense = torch.from_numpy(m.toarray())
+    x = torch.randn(20, 5, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    w = torch.randn(30, 5)
+    out = spmm(a, x)
+    (out * w).sum().backward()
+    (dense @ x_ref * w).sum().backward()
+    torch.testing.assert_close(out, dense @ x_ref.detach())
+    torch.testing.assert_close(x.grad, x_ref.grad)
+    g = torch.randn(30, 5).t().contiguous().t()  # a non-contiguous gradient
+    torch.testing.assert_close(_sparse_t_mm(a, g), dense.T @ g)
+    torch.testing.assert_close(_sparse_t_mm(a.to_sparse_coo(), g), dense.T @ g)
+    prepared = prepare_inputs(tiny_graph(), nei_max=3, adj_mask=0.3, feat_mask=0.0)
+    assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
+
+
+def test_sparse_features_match_dense_features():
+    g = tiny_graph()
+    gs = tiny_graph()
+    gs.x_dict = {t: x.to_sparse() for t, x in g.x_dict.items()}
+    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=0.3, feat_mask=0.3, seed=0)
+    inp_s = prepare_inputs(gs, nei_max=[3, 4], adj_mask=0.3, feat_mask=0.3, seed=0)
+    xm = inp_s["x_masked"]
+    assert xm.is_sparse and bool((xm.values() != 0).all())  # masked entries are not stored
+    assert xm._nnz() < gs.x._nnz()
+    torch.testing.assert_close(xm.to_dense(), inp["x_masked"])
+    runs = []
+    for prepared in (inp, inp_s):
+        torch.manual_seed(0)
+        enc = MEOWEncoder({t: x.shape[1] for t, x in g.x_dict.items()}, "p", [["a"], ["s"]],
+                          hidden=8, dropout=0.0)
+        outs = enc(prepared)
+        grads = torch.autograd.grad((outs[1] * outs[0]).sum() + outs[2].sum(),
+                                    list(enc.parameters()))
+        runs.append(outs + grads)
+    for a, b in zip(*runs):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)  # dense vs sparse rounding
+
+
+def test_checkpointed_encoder_gives_the_same_values_and_gradients():
+    g = tiny_graph()
+    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=[0.3, 0.5], feat_mask=0.3, seed=0)
+    runs = []
+    for ckpt in (False, True):
+        torch.manual_seed(0)
+        enc = MEOWEncoder({t: x.shape[1] for t, x in g.x_dict.items()}, "p", [["a"], ["s"]],
+                          hidden=8, dropout=0.3, checkpoint=ckpt)
+        torch.manual_seed(1)  # dropout on: the recomputation must replay the same masks
+        outs = enc(inp)
+        w = torch.randn(6, 8, generator=torch.Generator().manual_seed(2))
+        loss = (outs[1] * w).sum() + (outs[2] * outs[3]).sum()
+        grads = torch.autograd.grad(loss, list(enc.parameters()))
+        runs.append((outs, grads, torch.rand(3)))  # the random stream after the step
+    (outs0, grads0, after0), (outs1, grads1, after1) = runs
+    for a, b in zip(outs0 + grads0 + (after0,), outs1 + grads1 + (after1,)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
 # -- losses ---------------------------------------------------------------------------------------
 
 
@@ -178,9 +244,9 @@ def test_meow_loss_matches_dense_reference():
     v = F.normalize(torch.randn(9, 4, generator=gen), dim=1).requires_grad_()
     a1 = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1, 2])
     a2 = torch.tensor([0, 1, 1, 1, 2, 3, 0, 3, 2])
-    for chunk in (2, 1024):
-        got = weighted_info_nce(u, v, [a1, a2], 0.4, chunk_size=chunk)
-        want = naive_meow_info(u, v, [a1, a2], 0.4)
+    for chunk, assigns in [(2, [a1, a2]), (1024, [a1, a2]), (4, [a2]), (3, [a1, a2, a1])]:
+        got = weighted_info_nce(u, v, assigns, 0.4, chunk_size=chunk)
+        want = naive_meow_info(u, v, assigns, 0.4)
         torch.testing.assert_close(got, want)
         g1 = torch.autograd.grad(got, [u, v])
         g2 = torch.autograd.grad(want, [u, v])

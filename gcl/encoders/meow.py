@@ -7,10 +7,12 @@ aggregation is ``torch.sparse.mm``.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 __all__ = ["MEOWEncoder", "SharedGCN", "SemanticAttention", "sparse_linear", "context_mean",
            "spmm"]
@@ -30,13 +32,55 @@ class _PairedSpMM(torch.autograd.Function):
         return None, None, torch.sparse.mm(ctx.a_t, grad)
 
 
+def _sparse_t_mm(a: Tensor, g: Tensor) -> Tensor:
+    """``Aᵀ @ g`` for a CPU sparse ``A`` (CSR or COO), read transposed in place by scipy.
+
+    torch would build a transposed copy of ``A`` for this product (for CSR a COO conversion with
+    int64 indices, for COO a sorted copy); scipy reads the CSR arrays as a CSC matrix and the
+    COO arrays with rows and columns swapped, so the only allocation is the output.
+    """
+    import numpy as np
+    import scipy.sparse as sp
+
+    g = g.detach().contiguous()
+    if a.layout == torch.sparse_csr:
+        m = sp.csr_matrix((a.values().numpy(), a.col_indices().numpy(),
+                           a.crow_indices().numpy()), shape=tuple(a.shape), copy=False).T
+    else:  # coo_array keeps the int64 indices (coo_matrix would cast them to int32: a copy)
+        idx = a._indices().numpy()
+        m = sp.coo_array((a._values().numpy(), (idx[1], idx[0])),
+                         shape=(a.shape[1], a.shape[0]), copy=False)
+    return torch.from_numpy(np.ascontiguousarray(m @ g.numpy())).to(g.dtype)
+
+
+class _ConstSparseMM(torch.autograd.Function):
+    """``A @ X`` for a constant CPU sparse ``A`` (CSR or COO): the backward pass is
+    ``Aᵀ @ grad`` by :func:`_sparse_t_mm` (no transpose stored or built)."""
+
+    @staticmethod
+    def forward(ctx, a, x):
+        ctx.a = a
+        return torch.sparse.mm(a, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, _sparse_t_mm(ctx.a, grad)
+
+
+def _const_sparse_cpu(a: Tensor, x: Tensor) -> bool:
+    return (a.layout in (torch.sparse_csr, torch.sparse_coo) and a.device.type == "cpu"
+            and a.dim() == 2 and a.dense_dim() == 0 and not a.requires_grad and x.requires_grad)
+
+
 def spmm(adj, x: Tensor) -> Tensor:
     """Sparse (or dense) matrix times dense ``x``.
 
     Args:
-        adj: a sparse tensor, a pair ``(A, Aᵀ)`` of sparse tensors (constant ``A``; the
-            backward pass uses the stored transpose), a dense tensor, or a list of these
-            (their mean times ``x``, without building the mean matrix).
+        adj: a sparse tensor (a constant CPU CSR or COO matrix takes the transposed product of
+            the backward pass from its own arrays, see :func:`_sparse_t_mm`), a pair ``(A, Aᵀ)`` of
+            sparse tensors (constant ``A``; the backward pass uses the stored transpose), a
+            dense tensor, or a list of these (their mean times ``x``, without building the mean
+            matrix).
         x: ``[M, d]`` dense.
 
     Returns:
@@ -55,11 +99,14 @@ def spmm(adj, x: Tensor) -> Tensor:
         return _PairedSpMM.apply(adj[0], adj[1], x)
     if adj.layout == torch.strided:
         return adj @ x
+    if _const_sparse_cpu(adj, x):
+        return _ConstSparseMM.apply(adj, x)
     return torch.sparse.mm(adj, x)
 
 
 def sparse_linear(x: Tensor, layer: nn.Linear) -> Tensor:
-    """``layer(x)`` for a dense or sparse ``x`` (sparse: ``x @ Wᵀ + b`` via ``torch.sparse.mm``).
+    """``layer(x)`` for a dense or sparse ``x`` (sparse: ``x @ Wᵀ + b`` via ``torch.sparse.mm``;
+    on the CPU the weight gradient ``xᵀ @ grad`` reads ``x`` in place, see :func:`_sparse_t_mm`).
 
     Args:
         x: input features ``[N, in_features]``: dense, sparse COO or sparse CSR.
@@ -75,7 +122,8 @@ def sparse_linear(x: Tensor, layer: nn.Linear) -> Tensor:
         True
     """
     if x.is_sparse or x.layout == torch.sparse_csr:
-        out = torch.sparse.mm(x, layer.weight.t())
+        w = layer.weight.t()
+        out = _ConstSparseMM.apply(x, w) if _const_sparse_cpu(x, w) else torch.sparse.mm(x, w)
         return out + layer.bias if layer.bias is not None else out
     return layer(x)
 
@@ -184,6 +232,11 @@ class MEOWEncoder(nn.Module):
         dropout: the one dropout rate (default: 0.2).
         masked_dropout: apply dropout to the masked target projection too (ACM: yes; DBLP's
             reference code skips it) (default: ``True``).
+        checkpoint: keep only the inputs and outputs of each stage (projections, context
+            terms, each GCN view, attention, head) while gradients are recorded and recompute
+            the stage's activations in the backward pass (``torch.utils.checkpoint``, random
+            state replayed, so the same dropout masks, values and gradients); less memory for
+            one more forward pass (default: ``True``).
 
     Example:
         >>> enc = MEOWEncoder({"p": 3, "a": 2}, "p", [["a"]], hidden=4)
@@ -198,8 +251,10 @@ class MEOWEncoder(nn.Module):
     """
 
     def __init__(self, in_dims: dict, target: str, context_types: list, *, hidden: int = 64,
-                 proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True):
+                 proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True,
+                 checkpoint: bool = True):
         super().__init__()
+        self.checkpoint = bool(checkpoint)
         self.target = target
         self.context_types = [list(c) for c in context_types]
         types = {target} | {t for c in self.context_types for t in c}
@@ -224,23 +279,42 @@ class MEOWEncoder(nn.Module):
         h = sparse_linear(x, self.proj[t])
         return F.elu(self.dropout(h) if dropout else h)
 
+    def _run(self, fn, *args):
+        """``fn(*args)``, as a checkpointed stage when ``checkpoint`` is on and gradients are
+        recorded."""
+        if self.checkpoint and torch.is_grad_enabled():
+            return checkpoint(fn, *args, use_reentrant=False)
+        return fn(*args)
+
+    def _context(self, p: int, triples, h: dict) -> Tensor:
+        ctx = 0
+        for q, (t, inc, inv) in enumerate(triples):
+            ctx = ctx + self.dropout(self.ctx[p][q](context_mean(inc, h[t], inv)))
+        return ctx
+
+    def _view(self, base: Tensor, ctx: Tensor, adj) -> Tensor:
+        return F.normalize(self.gcn(F.elu(base + ctx), adj), dim=1)
+
+    def _head(self, z: Tensor) -> Tensor:
+        return F.normalize(torch.tanh(self.head(z)), dim=1)
+
+    def _attend(self, *zs: Tensor):
+        return self.attention(list(zs))
+
     def forward(self, inputs: dict):
         x = inputs["x"]
-        h = {t: self.project(t, x[t]) for t in self.proj}
+        h = {t: self._run(self.project, t, x[t]) for t in self.proj}
         h_target = h[self.target]
-        h_masked = self.project(self.target, inputs["x_masked"], dropout=self.masked_dropout)
-        z_coarse = self.gcn(h_target, inputs["coarse"])
+        h_masked = self._run(partial(self.project, dropout=self.masked_dropout), self.target,
+                             inputs["x_masked"])
+        z_coarse = self._run(self.gcn, h_target, inputs["coarse"])
         clean, masked = [], []
         for p, triples in enumerate(inputs["contexts"]):
-            ctx = 0
-            for q, (t, inc, inv) in enumerate(triples):
-                ctx = ctx + self.dropout(self.ctx[p][q](context_mean(inc, h[t], inv)))
-            hp = F.elu(h_target + ctx)
-            hp_masked = F.elu(h_masked + ctx)
-            clean.append(F.normalize(self.gcn(hp, inputs["adjs"][p]), dim=1))
-            masked.append(F.normalize(self.gcn(hp_masked, inputs["adjs_masked"][p]), dim=1))
-        z, beta = self.attention(clean + masked)
+            ctx = self._run(self._context, p, triples, h)
+            clean.append(self._run(self._view, h_target, ctx, inputs["adjs"][p]))
+            masked.append(self._run(self._view, h_masked, ctx, inputs["adjs_masked"][p]))
+        z, beta = self._run(self._attend, *clean, *masked)
         self.last_beta = beta.detach()
-        u = F.normalize(torch.tanh(self.head(z_coarse)), dim=1)
-        v = F.normalize(torch.tanh(self.head(z)), dim=1)
+        u = self._run(self._head, z_coarse)
+        v = self._run(self._head, z)
         return z_coarse, z, u, v

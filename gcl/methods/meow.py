@@ -49,7 +49,11 @@ def _per_path(value, count: int, name: str) -> list:
 
 
 def _to_sparse(m, device, csr: bool):
-    """scipy -> torch sparse: CSR with int32 indices (8 bytes per entry), or COO (20 bytes)."""
+    """scipy -> torch sparse: CSR with int32 indices (8 bytes per entry), or COO (20 bytes).
+
+    CSR on the CPU is one matrix (the backward pass reads it transposed in place, see
+    :func:`gcl.encoders.meow.spmm`); elsewhere a pair ``(A, Aᵀ)``.
+    """
     import scipy.sparse as sp
 
     from ..data.hetero import scipy_to_torch
@@ -65,6 +69,9 @@ def _to_sparse(m, device, csr: bool):
                                        torch.from_numpy(mat.data.astype(np.float32)),
                                        mat.shape, device=device)
 
+    device = torch.device(device)
+    if device.type == "cpu":
+        return one(m)
     return one(m), one(sp.csr_matrix(m).T)  # the transpose serves the backward pass
 
 
@@ -79,9 +86,10 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
         feat_mask: fraction of the target features' non-zero entries set to 0.
         seed: seed of the masks (default: 0).
         device: where the tensors live (default: CPU).
-        csr: store adjacencies and incidences as pairs ``(A, Aᵀ)`` of CSR matrices with int32
-            indices (8 bytes per entry each; the stored transpose makes the backward pass
-            allocation-free) instead of COO (20 bytes per entry) (default: ``True``).
+        csr: store adjacencies and incidences as CSR matrices with int32 indices (8 bytes per
+            entry) instead of COO (20 bytes per entry) (default: ``True``). On the CPU each is
+            stored once (the backward pass reads it transposed in place); on other devices as a
+            pair ``(A, Aᵀ)``, the stored transpose serving the backward pass.
 
     Returns:
         dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` (the list
@@ -113,7 +121,13 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     # kept as the list of the meta-path adjacencies instead of a third copy of their entries
     coarse = list(adjs)
     x = {t: v.to(device) for t, v in graph.x_dict.items()}
-    x_masked = mask_feature_entries(graph.x, float(feat_mask), gen).to(device)
+    x_masked = mask_feature_entries(graph.x, float(feat_mask), gen)
+    if x_masked.is_sparse:  # drop the masked entries (explicit zeros): same products, less memory
+        x_masked = x_masked.coalesce()
+        keep = x_masked.values() != 0
+        x_masked = torch.sparse_coo_tensor(x_masked.indices()[:, keep], x_masked.values()[keep],
+                                           x_masked.shape, is_coalesced=True)
+    x_masked = x_masked.to(device)
     contexts = []
     for triples in graph.contexts:
         out = []
@@ -184,7 +198,8 @@ class MEOWModel:
                                                            graph.contexts],
                                    hidden=hidden, proj_dim=proj,
                                    dropout=float(config.get("dropout", 0.2)),
-                                   masked_dropout=bool(config.get("masked_dropout", True))
+                                   masked_dropout=bool(config.get("masked_dropout", True)),
+                                   checkpoint=bool(config.get("checkpoint", True))
                                    ).to(self.device)
         if variant == "meow":
             self.loss = MEOWLoss(tau=float(config["tau"]), num_clusters=config["num_clusters"],

@@ -138,9 +138,12 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
     stacked = torch.stack([a.to(u.device) for a in assigns])  # [M, N]
 
     def block(u_blk, v_all, s_blk):
-        w = (s_blk.unsqueeze(2) != stacked.unsqueeze(1)).sum(0).to(u_blk.dtype)  # [B, N]
-        logits = u_blk @ v_all.t() / tau
-        return torch.logsumexp(logits + torch.log(w), dim=1).sum()
+        # w as floats, one clustering at a time: no [M, B, N] or int64 [B, N] temporaries
+        w = (s_blk[0].unsqueeze(1) != stacked[0].unsqueeze(0)).to(u_blk.dtype)  # [B, N]
+        for m in range(1, stacked.shape[0]):
+            w += s_blk[m].unsqueeze(1) != stacked[m].unsqueeze(0)
+        logits = (u_blk @ v_all.t()).div_(tau)  # in place: the product's backward keeps inputs
+        return torch.logsumexp(logits.add_(w.log_()), dim=1).sum()
 
     total = u.new_zeros(())
     for a, b in _chunk_rows(n, chunk_size):
