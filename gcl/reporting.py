@@ -21,8 +21,8 @@ from pathlib import Path
 from .results import RESULT_FORMAT
 
 __all__ = ["collect_results", "load_paper_numbers", "render_reproduction", "write_reproduction",
-           "record_label", "METRIC_ORDER", "BENCH_FORMAT", "collect_benchmarks", "render_benchmarks",
-           "write_benchmarks"]
+           "shown_command", "record_label", "METRIC_ORDER", "BENCH_FORMAT", "collect_benchmarks",
+           "render_benchmarks", "write_benchmarks"]
 
 BENCH_FORMAT = "gcl-bench/1"
 
@@ -38,6 +38,38 @@ Scores are percentages, mean ± std (population) over the seeds listed; each see
 mean over splits (linear probe) or k-means restarts (clustering). "paper" is the number the
 method's paper or reference reports for the same dataset and metric, where known.
 """
+
+
+#: Options of ``gcl reproduce`` that only say where the files go; the page leaves them out.
+_OUTPUT_OPTIONS = ("--results-dir", "--docs")
+
+
+def shown_command(command: str) -> str:
+    """The command of a record as the reproduction page shows it: without the options that only
+    choose where files are written (``--results-dir``, ``--docs``), which do not change the run.
+
+    Args:
+        command: the ``command`` field of a result record.
+
+    Returns:
+        str: the command without those options and their values.
+
+    Example:
+        >>> shown_command("gcl reproduce --method grace --results-dir /tmp/r --seeds 5 --docs=x.md")
+        'gcl reproduce --method grace --seeds 5'
+    """
+    words, out, skip = command.split(), [], False
+    for w in words:
+        if skip:
+            skip = False
+            continue
+        if w in _OUTPUT_OPTIONS:
+            skip = True
+            continue
+        if w.split("=", 1)[0] in _OUTPUT_OPTIONS:
+            continue
+        out.append(w)
+    return " ".join(out)
 
 
 def record_label(record: dict) -> str:
@@ -194,7 +226,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         out.append("")
         out.append("Commands:\n")
         for r in rows:
-            out.append(f"- {record_label(r)}: `{r.get('command', '')}`")
+            out.append(f"- {record_label(r)}: `{shown_command(r.get('command', ''))}`")
         out.append("")
     if paper_only:
         out.append("## Paper numbers without a run of ours yet\n")
