@@ -185,6 +185,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
                    for r in records):
             paper_only[p["dataset"]].append(p)
 
+    shown: set[tuple] = set()  # paper-only numbers already shown as rows of a dataset's table
     out = [_HEADER]
     for (dataset, protocol), rows in sorted(groups.items()):
         title = f"## {dataset}" + (f" — {protocol}" if protocol else "")
@@ -217,6 +218,23 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
             cells.append(r.get("device", "–"))
             cells.append(f"`results/{r['_file']}`")
             out.append("| " + " | ".join(cells) + " |")
+        if not protocol:  # published baselines without a run of ours, as rows of their own
+            for label in sorted({p["label"] for p in paper_only.get(dataset, [])}):
+                mine = {p["metric"]: p for p in paper_only[dataset] if p["label"] == label}
+                if not set(mine) <= set(metrics):
+                    continue
+                cells = [f"{label} (published)", "–"]
+                for m in metrics:
+                    p = mine.get(m)
+                    std = f" ± {p['std']:.2f}" if p is not None and p.get("std") is not None else ""
+                    cells.append(f"{p['value']:.2f}{std}" if p is not None else "–")
+                    if f"{m} (paper)" in head:
+                        cells.append("–")
+                    if p is not None:
+                        notes.append(f"{label} (published) {m}: {p['source']}")
+                cells += ["–", "–", "paper"]
+                out.append("| " + " | ".join(cells) + " |")
+                shown.update((label, dataset, m) for m in mine)
         out.append("")
         for r in rows:
             if r.get("note"):
@@ -228,6 +246,9 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         for r in rows:
             out.append(f"- {record_label(r)}: `{shown_command(r.get('command', ''))}`")
         out.append("")
+    paper_only = {d: [p for p in ps if (p["label"], d, p["metric"]) not in shown]
+                  for d, ps in paper_only.items()}
+    paper_only = {d: ps for d, ps in paper_only.items() if ps}
     if paper_only:
         out.append("## Paper numbers without a run of ours yet\n")
         out.append("| method | dataset | metric | paper | source |")
