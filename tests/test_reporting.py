@@ -38,6 +38,23 @@ def test_render_rows_paper_columns_and_latest_wins(tmp_path):
     assert "| CSGCL | amazon-photo | accuracy | 93.32 | paper |" in md  # paper-only row
 
 
+def test_published_baseline_without_a_run_is_a_row_of_its_dataset(tmp_path):
+    write_json(_record("GRACE", "cora", 0.80, "2026-01-01T00:00:00"), tmp_path / "a.json")
+    (tmp_path / "paper.yaml").write_text(
+        "- {label: SDCN, dataset: cora, metric: accuracy, value: 65.96, std: 0.31, source: T2}\n"
+        "- {label: SDCN, dataset: cora, metric: unknown_metric, value: 1.0, source: T2}\n"
+        "- {label: DGI, dataset: cora, metric: accuracy, value: 82.3, source: T3}\n")
+    md = render_reproduction(collect_results(tmp_path), load_paper_numbers(tmp_path / "paper.yaml"))
+    # DGI's only metric is a column of the table: a row; SDCN has a metric the table lacks: it
+    # stays in the paper-only table, with all its numbers
+    assert "| DGI (published) | – | 82.30 | – | – | paper |" in md
+    assert "SDCN (published)" not in md
+    assert "| SDCN | cora | accuracy | 65.96 ± 0.31 | T2 |" in md
+    assert "| DGI | cora |" not in md
+    assert "\nCommands:\n\n- GRACE: `gcl reproduce" in md
+    assert "--results-dir" not in md
+
+
 def test_paper_table_requires_sources(tmp_path):
     (tmp_path / "paper.yaml").write_text("- {label: X, dataset: cora, metric: accuracy, value: 1}\n")
     with pytest.raises(ValueError, match="source"):
