@@ -5,6 +5,7 @@ Example:
     >>> encoder, head = GCNEncoder(1433, 128, activation="relu"), ProjectionHead(128, 128)
 """
 
-from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation
+from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation, propagation_matrix
 
-__all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation"]
+__all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation",
+           "propagation_matrix"]
