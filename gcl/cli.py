@@ -150,6 +150,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: only on a terminal)")
 
+    p = sub.add_parser("merge", formatter_class=_Formatter,
+                       help="merge result records of the same run with different seeds",
+                       description="Merge records of one configuration whose seeds ran as "
+                                   "separate processes or on separate machines into the record "
+                                   "one command with all the seeds would have written "
+                                   "(gcl.results.merge_records); optionally regenerate the "
+                                   "reproduction page.")
+    p.add_argument("records", nargs="+", metavar="RESULT.json", help="records to merge (2+)")
+    p.add_argument("--out", required=True, metavar="RESULT.json", help="merged record path")
+    p.add_argument("--docs", default=None, metavar="PAGE.md",
+                   help="regenerate this reproduction page from --results-dir afterwards")
+    p.add_argument("--results-dir", default="results",
+                   help="records folder the page is generated from (with --docs)")
+
     sub.add_parser("methods", formatter_class=_Formatter, help="list the registered methods",
                    description="List the registered methods and their configured datasets.")
 
@@ -285,6 +299,20 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_merge(args) -> int:
+    from .results import merge_records, read_result, write_json
+
+    merged = merge_records([read_result(path) for path in args.records])
+    out = write_json(merged, args.out)
+    print(format_metrics_table(merged))
+    print(f"merged {len(args.records)} records: {out}")
+    if args.docs:
+        from .reporting import write_reproduction
+
+        print(f"regenerated: {write_reproduction(args.results_dir, args.docs)}")
+    return 0
+
+
 def _cmd_datasets(args) -> int:
     from .data import dataset_status, resolve_root
 
@@ -338,7 +366,7 @@ def _cmd_demo(args) -> int:
 
 
 _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
-             "methods": _cmd_methods, "demo": _cmd_demo, "plot": _cmd_plot}
+             "methods": _cmd_methods, "demo": _cmd_demo, "plot": _cmd_plot, "merge": _cmd_merge}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 __all__ = ["RESULT_FORMAT", "device_description", "versions", "write_json", "read_result",
-           "make_record"]
+           "make_record", "merge_records"]
 
 RESULT_FORMAT = "gcl-result/1"
 
@@ -216,3 +216,104 @@ def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
     if extra:
         record.update(extra)
     return record
+
+
+#: top-level fields that must agree for records to be merged
+_MERGE_KEYS = ("method", "dataset", "config", "device", "label", "protocol", "config_file")
+
+
+def _seed_options(command: str, seeds: list[int]) -> str:
+    """``command`` with its ``--seeds``/``--seed``/``--runs`` options replaced by the merged
+    range (only called for a contiguous range)."""
+    import re
+
+    stripped = re.sub(r"\s--(seeds|seed|runs)(=|\s+)\S+", "", command)
+    key = "--runs" if " train " in f" {stripped} " else "--seeds"
+    return stripped + f" {key} {len(seeds)}" + (f" --seed {seeds[0]}" if seeds[0] else "")
+
+
+def merge_records(records: list[dict]) -> dict:
+    """One record from several records of the same run configuration with different seeds.
+
+    Seeds run as separate processes (or on separate machines) become the record one command
+    with all the seeds would have written: the runs are concatenated in seed order and every
+    metric is summarised again over all runs. The records must agree on method, dataset, the
+    full configuration, device, label, protocol and configuration file, and their seeds must
+    not overlap. Timing: ``train_s`` is the mean over all runs, ``peak_mem_mb`` the maximum,
+    ``epoch_s_median`` the median of the records' medians (per-epoch times are not kept).
+    ``merged_from`` lists the source records' commands and creation times; ``command`` is the
+    single equivalent command when the seeds form a contiguous range (each run seeds itself,
+    so the runs do not depend on which process ran them).
+
+    Args:
+        records: result records (dicts as :func:`read_result` returns).
+
+    Returns:
+        dict: the merged record (``created`` and ``versions`` are the newest record's).
+
+    Raises:
+        ValueError: when fewer than two records are given, they disagree on a field above,
+            a seed appears twice, or a record has no per-run details.
+
+    Example:
+        >>> base = dict(method="grace", dataset="cora", config={"lr": 0.01}, timing={
+        ...     "train_s": 1.0, "epoch_s_median": 0.1, "peak_mem_mb": 50.0}, device="cpu")
+        >>> a = make_record(seeds=[0], command="gcl reproduce --method grace --seeds 1",
+        ...     metrics={"accuracy": {"mean": 0.8, "std": 0.0, "values": [0.8]}},
+        ...     runs=[{"seed": 0, "metrics": {"accuracy": 0.8}, "train_s": 1.0}], **base)
+        >>> b = make_record(seeds=[1], command="gcl reproduce --method grace --seeds 1 --seed 1",
+        ...     metrics={"accuracy": {"mean": 0.6, "std": 0.0, "values": [0.6]}},
+        ...     runs=[{"seed": 1, "metrics": {"accuracy": 0.6}, "train_s": 3.0}], **base)
+        >>> m = merge_records([b, a])
+        >>> m["seeds"], round(m["metrics"]["accuracy"]["mean"], 4), m["timing"]["train_s"]
+        ([0, 1], 0.7, 2.0)
+        >>> m["command"]
+        'gcl reproduce --method grace --seeds 2'
+    """
+    import statistics
+
+    from .evaluation import summarize
+
+    records = list(records)
+    if len(records) < 2:
+        raise ValueError(f"merge_records needs at least two records, got {len(records)}")
+    first = records[0]
+    for key in _MERGE_KEYS:
+        values = [json.dumps(r.get(key), sort_keys=True, default=str) for r in records]
+        if len(set(values)) > 1:
+            raise ValueError(f"cannot merge records that differ in {key!r}: "
+                             + ", ".join(sorted(set(values))[:3]))
+    for r in records:
+        if not r.get("runs"):
+            raise ValueError(f"cannot merge a record without per-run details "
+                             f"(seeds {r.get('seeds')}, created {r.get('created')})")
+    runs = sorted((run for r in records for run in r["runs"]), key=lambda run: run["seed"])
+    seeds = [run["seed"] for run in runs]
+    if len(set(seeds)) != len(seeds):
+        dup = sorted({s for s in seeds if seeds.count(s) > 1})
+        raise ValueError(f"cannot merge records whose seeds overlap: {dup} appear twice")
+    names = [k for k, v in runs[0]["metrics"].items() if isinstance(v, float)]
+    missing = [k for k in names if any(k not in run["metrics"] for run in runs)]
+    if missing:
+        raise ValueError(f"cannot merge: metrics {missing} are missing from some runs")
+    metrics = {k: summarize([run["metrics"][k] for run in runs]) for k in names}
+    medians = [r["timing"].get("epoch_s_median") for r in records
+               if r.get("timing", {}).get("epoch_s_median") is not None]
+    peaks = [r["timing"].get("peak_mem_mb") for r in records
+             if r.get("timing", {}).get("peak_mem_mb") is not None]
+    timing = {
+        "train_s": statistics.fmean(run["train_s"] for run in runs),
+        "epoch_s_median": statistics.median(medians) if medians else None,
+        "peak_mem_mb": max(peaks) if peaks else None,
+    }
+    newest = max(records, key=lambda r: r.get("created", ""))
+    merged = {key: value for key, value in newest.items()}
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    command = first.get("command", "")
+    merged.update(
+        config=first["config"], seeds=seeds, metrics=metrics, timing=timing, runs=runs,
+        command=_seed_options(command, seeds) if contiguous and command else command,
+        merged_from=[{"command": r.get("command"), "created": r.get("created"),
+                      "seeds": r.get("seeds")} for r in sorted(records, key=lambda r: r["seeds"])],
+    )
+    return merged
