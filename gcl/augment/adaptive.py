@@ -16,7 +16,7 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from .._utils import check_choice, check_probability
-from .base import Augmentation, check_drop_probability, drop_edges, mask_columns
+from .base import Augmentation, _relative_to_mean, check_drop_probability, drop_edges, mask_columns
 from .basic import apply_edge_mask
 from .communal import positive_log
 
@@ -230,14 +230,10 @@ def adaptive_drop_probabilities(weights: Tensor, p: float, threshold: float = 0.
         >>> [round(v, 4) for v in probs.tolist()]
         [0.0, 0.5, 0.7]
     """
-    check_probability(p, "p", "adaptive_drop_probabilities")
-    check_probability(threshold, "threshold", "adaptive_drop_probabilities")
-    if weights.numel() == 0:
-        return weights.clone()
-    mean = weights.mean()
-    if not bool(mean > 0):
+    relative = _relative_to_mean(weights, p, threshold, "adaptive_drop_probabilities")
+    if relative is None:
         return torch.full_like(weights, min(p, threshold))
-    return (weights / mean * p).clamp(max=threshold)
+    return (relative * p).clamp(max=threshold)
 
 
 class AdaptiveEdgeDropping(Augmentation):

@@ -305,6 +305,20 @@ class RandomChoice(Augmentation):
         return f"RandomChoice([{inner}], num_choices={self.num_choices})"
 
 
+def _relative_to_mean(weights: Tensor, p: float, threshold: float, owner: str) -> Tensor | None:
+    """Shared guard of the mean-normalised drop schemes (GCA's adaptive, CSGCL's CED): check
+    ``p`` and ``threshold``, return ``weights / mean(weights)``, or ``None`` when there are no
+    weights or they are all zero (the caller then uses ``min(p, threshold)`` everywhere)."""
+    check_probability(p, "p", owner)
+    check_probability(threshold, "threshold", owner)
+    if weights.numel() == 0:
+        return None
+    mean = weights.mean()
+    if not bool(mean > 0):
+        return None
+    return weights / mean
+
+
 def check_drop_probability(p, name: str, owner: str) -> float:
     """Validate a drop probability (a number in [0, 1])."""
     return check_probability(p, name, owner)

@@ -13,7 +13,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .._utils import check_probability
-from .base import Augmentation, check_drop_probability, drop_edges, mask_columns
+from .base import Augmentation, _relative_to_mean, check_drop_probability, drop_edges, mask_columns
 from .basic import apply_edge_mask
 from .communities import Communities, get_communities
 
@@ -112,15 +112,10 @@ def ced_drop_probabilities(edge_weights: Tensor, p: float, threshold: float = 1.
         >>> ced_drop_probabilities(torch.tensor([0.0, 0.5, 1.0]), p=0.5).tolist()
         [1.0, 0.5, 0.0]
     """
-    check_probability(p, "p", "ced_drop_probabilities")
-    check_probability(threshold, "threshold", "ced_drop_probabilities")
-    if edge_weights.numel() == 0:
-        return edge_weights.clone()
-    mean = edge_weights.mean()
-    if not bool(mean > 0):
+    relative = _relative_to_mean(edge_weights, p, threshold, "ced_drop_probabilities")
+    if relative is None:
         return torch.full_like(edge_weights, min(p, threshold))
-    keep = ((1.0 - p) * edge_weights / mean).clamp(min=1.0 - threshold, max=1.0)
-    return 1.0 - keep
+    return 1.0 - ((1.0 - p) * relative).clamp(min=1.0 - threshold, max=1.0)
 
 
 class _Communal(Augmentation):
