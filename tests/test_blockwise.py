@@ -98,3 +98,32 @@ def test_auto_block_size():
     assert auto_block_size(13_752) == 256
     assert auto_block_size(10**7) >= 1
     assert auto_block_size(169_343, device="cuda") % 64 == 0
+
+
+@pytest.mark.parametrize("intra,symmetric", [(True, True), (True, False), (False, True)])
+def test_kept_blocks_equal_recomputed_blocks(monkeypatch, intra, symmetric):
+    import gcl.objectives.blockwise as bw
+
+    gen = torch.Generator().manual_seed(4)
+    u1 = F.normalize(torch.randn(70, 6, generator=gen, dtype=torch.float64), dim=1)
+    u2 = F.normalize(torch.randn(70, 6, generator=gen, dtype=torch.float64), dim=1)
+    bias = torch.rand(70, generator=gen, dtype=torch.float64)
+    results = []
+    for limit in (bw.KEEP_BLOCKS_BYTES, 0):
+        monkeypatch.setattr(bw, "KEEP_BLOCKS_BYTES", limit)
+        a, b = u1.clone().requires_grad_(True), u2.clone().requires_grad_(True)
+        loss = blockwise_info_nce_normalized(a, b, 0.4, col_bias=bias, intra_view=intra,
+                                             symmetric=symmetric, block_size=16)
+        results.append((loss.detach(), *torch.autograd.grad(loss, [a, b])))
+    for kept, recomputed in zip(*results):
+        torch.testing.assert_close(kept, recomputed, rtol=0, atol=1e-14)
+
+
+def test_kept_blocks_survive_a_second_backward():
+    gen = torch.Generator().manual_seed(5)
+    u1 = F.normalize(torch.randn(40, 5, generator=gen), dim=1).requires_grad_(True)
+    u2 = F.normalize(torch.randn(40, 5, generator=gen), dim=1)
+    loss = blockwise_info_nce_normalized(u1, u2, 0.5, block_size=8)
+    (g1,) = torch.autograd.grad(loss, [u1], retain_graph=True)
+    (g2,) = torch.autograd.grad(loss, [u1])
+    torch.testing.assert_close(g1, g2, rtol=0, atol=1e-6)

@@ -4,7 +4,7 @@ The dense loss materialises N×N similarity matrices (one fp32 N×N is 107 GiB o
 autograd keeps several of them for the backward pass. Here a custom autograd function streams row
 blocks of ``B`` anchors: the forward pass keeps only the per-anchor log-sum-exps (O(N)), and the
 backward pass recomputes each block's similarities and turns them into gradients with two matrix
-products per block. Values and gradients equal the dense loss (tested to 1e-5 relative).
+products per block (small graphs keep the blocks instead: :data:`KEEP_BLOCKS_BYTES`). Values and gradients equal the dense loss (tested to 1e-5 relative).
 
 The loss is the one of :func:`gcl.objectives.info_nce`; see there for the formula. Notation below:
 ``u1, u2`` are the L2-normalised views, ``S12 = u1 u2ᵀ/τ``, ``S11 = u1 u1ᵀ/τ``, ``S22 = u2 u2ᵀ/τ``
@@ -27,12 +27,19 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["blockwise_info_nce_normalized", "auto_block_size", "BLOCK_ELEMENTS"]
+__all__ = ["blockwise_info_nce_normalized", "auto_block_size", "BLOCK_ELEMENTS",
+           "KEEP_BLOCKS_BYTES"]
 
 #: Target number of elements of one ``B x N`` block used by :func:`auto_block_size`, per device
 #: type; a few such blocks are alive at once. On the CPU a block that stays in cache is fastest
 #: (measured: B = 256-512 at N = 7.6k-14k); GPUs prefer large blocks.
 BLOCK_ELEMENTS = {"cpu": 4 * 2**20, "cuda": 64 * 2**20}
+
+#: When the raw similarity blocks of one step (``S12``, ``S11``, ``S22``: up to ``3 N^2``
+#: values) fit in this many bytes, the forward pass keeps them and the backward pass reuses
+#: them instead of recomputing three matrix products per block (about a fifth of a CPU step on
+#: CiteSeer-sized graphs); larger graphs recompute, in ``O(B N)`` memory. 0 disables keeping.
+KEEP_BLOCKS_BYTES = 256 * 2**20
 
 
 def auto_block_size(num_nodes: int, budget: int | None = None, device: str = "cpu") -> int:
@@ -89,9 +96,14 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         col_max = torch.full((n,), -math.inf, dtype=u1.dtype, device=u1.device)
         col_sum = torch.zeros(n, dtype=u1.dtype, device=u1.device)
         neg_inf = -math.inf
+        per_matrix = n * n * u1.element_size()
+        keep = KEEP_BLOCKS_BYTES > 0 and (1 + 2 * use_intra) * per_matrix <= KEEP_BLOCKS_BYTES
+        kept: list[list[Tensor]] | None = [] if keep else None
         for s, e in _blocks(n, block):
             a1 = u1[s:e] * inv_tau
             s12 = a1 @ u2.t()
+            if kept is not None:
+                kept.append([s12.clone()])
             if symmetric:
                 # Column log-sum-exp of S12 + b_i (row bias for view-2 anchors), accumulated online.
                 c = s12 if bias is None else s12 + bias[s:e].unsqueeze(1)
@@ -107,6 +119,8 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             del s12
             if use_intra:
                 s11 = a1 @ u1.t()
+                if kept is not None:
+                    kept[-1].append(s11.clone())
                 if bias is not None:
                     s11.add_(bias.unsqueeze(0))
                 _mask_diagonal_(s11, s, neg_inf)
@@ -114,6 +128,8 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
                 del s11
                 if symmetric:
                     s22 = (u2[s:e] * inv_tau) @ u2.t()
+                    if kept is not None:
+                        kept[-1].append(s22.clone())
                     if bias is not None:
                         s22.add_(bias.unsqueeze(0))
                     _mask_diagonal_(s22, s, neg_inf)
@@ -132,6 +148,7 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             losses = 0.5 * (losses + (lse2 - positive))
         ctx.save_for_backward(u1, u2, bias, lse1, lse2)
         ctx.tau, ctx.intra, ctx.symmetric, ctx.block = tau, use_intra, symmetric, block
+        ctx.kept = kept
         return losses.mean()
 
     @staticmethod
@@ -148,9 +165,12 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         w_pos = (w1 + w2) if ctx.symmetric else w1
         g1.sub_(u2 * (w_pos * inv_tau))
         g2.sub_(u1 * (w_pos * inv_tau))
-        for s, e in _blocks(n, ctx.block):
+        # kept blocks are modified in place below, so they serve one backward pass only
+        kept, ctx.kept = ctx.kept, None
+        for k, (s, e) in enumerate(_blocks(n, ctx.block)):
             a1 = u1[s:e] * inv_tau
-            s12 = a1 @ u2.t()
+            saved = kept[k] if kept is not None else None
+            s12 = saved[0] if saved is not None else a1 @ u2.t()
             if ctx.symmetric:
                 t2 = s12 - lse2.unsqueeze(0)
                 if bias is not None:
@@ -167,7 +187,7 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             g2.add_(grad.t() @ u1[s:e], alpha=inv_tau)
             del grad
             if ctx.intra:
-                q1 = a1 @ u1.t()
+                q1 = saved[1] if saved is not None else a1 @ u1.t()
                 if bias is not None:
                     q1.add_(bias.unsqueeze(0))
                 q1.sub_(lse1[s:e].unsqueeze(1)).exp_().mul_(w1)
@@ -177,7 +197,7 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
                 g1.add_(q1.t() @ u1[s:e], alpha=inv_tau)
                 del q1
                 if ctx.symmetric:
-                    q2 = (u2[s:e] * inv_tau) @ u2.t()
+                    q2 = saved[2] if saved is not None else (u2[s:e] * inv_tau) @ u2.t()
                     if bias is not None:
                         q2.add_(bias.unsqueeze(0))
                     q2.sub_(lse2[s:e].unsqueeze(1)).exp_().mul_(w2)
