@@ -4,7 +4,8 @@ The dense loss materialises N×N similarity matrices (one fp32 N×N is 107 GiB o
 autograd keeps several of them for the backward pass. Here a custom autograd function streams row
 blocks of ``B`` anchors: the forward pass keeps only the per-anchor log-sum-exps (O(N)), and the
 backward pass recomputes each block's similarities and turns them into gradients with two matrix
-products per block (small graphs keep the blocks instead: :data:`KEEP_BLOCKS_BYTES`). Values and gradients equal the dense loss (tested to 1e-5 relative).
+products per block (small graphs keep the blocks instead: :data:`KEEP_BLOCKS_BYTES`). Values and
+gradients equal the dense loss (tested to 1e-5 relative).
 
 The loss is the one of :func:`gcl.objectives.info_nce`; see there for the formula. Notation below:
 ``u1, u2`` are the L2-normalised views, ``S12 = u1 u2ᵀ/τ``, ``S11 = u1 u1ᵀ/τ``, ``S22 = u2 u2ᵀ/τ``
