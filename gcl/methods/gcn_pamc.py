@@ -20,7 +20,8 @@ __all__ = ["gcn_pamc", "build_gcn_pamc"]
 def gcn_pamc(in_channels: int, num_classes: int, *, hidden: int = 128, proj_hidden: int = 128,
              activation: str = "prelu", drop_edge=(0.2, 0.4), drop_feature=(0.3, 0.4),
              temperature: float = 0.5, order: int = 1, assignment: str = "hard",
-             kl_weight: float = 1.0, negatives: str = "meta_node", lr: float = 1e-3,
+             kl_weight: float = 1.0, negatives: str = "meta_node", warmup_epochs: int = 0,
+             warmup_tau: float = 0.5, warmup_nodes: int = 2048, lr: float = 1e-3,
              weight_decay: float = 1e-5, device: str = "auto", seed: int | None = None,
              progress: bool | None = None) -> Pipeline:
     """Assemble GCN + PamC negatives: GRACE's views and encoder, :class:`PamCObjective`.
@@ -35,6 +36,8 @@ def gcn_pamc(in_channels: int, num_classes: int, *, hidden: int = 128, proj_hidd
         assignment: ``"hard"`` or ``"soft"`` meta-nodes (default: ``"hard"``).
         kl_weight: weight of the DEC term of the clustering head (default: 1.0).
         negatives: ``"meta_node"`` or ``"node_pair"`` (default: ``"meta_node"``).
+        warmup_epochs, warmup_tau, warmup_nodes: InfoNCE warm-up before the meta-node loss
+            (see :class:`gcl.objectives.PamCObjective`; defaults: 0, 0.5, 2048).
         lr, weight_decay: Adam settings (default: 1e-3, 1e-5).
         device, seed, progress: as in :class:`gcl.Pipeline`.
 
@@ -51,7 +54,9 @@ def gcn_pamc(in_channels: int, num_classes: int, *, hidden: int = 128, proj_hidd
     df1, df2 = _pair(drop_feature, "drop_feature")
     views = (Compose([DropEdge(de1), MaskFeature(df1)]), Compose([DropEdge(de2), MaskFeature(df2)]))
     objective = PamCObjective(num_classes, hidden, temperature=temperature, order=order,
-                              assignment=assignment, kl_weight=kl_weight, negatives=negatives)
+                              assignment=assignment, kl_weight=kl_weight, negatives=negatives,
+                              warmup_epochs=warmup_epochs, warmup_tau=warmup_tau,
+                              warmup_nodes=warmup_nodes)
     return Pipeline(GCNEncoder(in_channels, hidden, activation=activation), objective,
                     augment=views, head=ProjectionHead(hidden, proj_hidden, hidden), lr=lr,
                     weight_decay=weight_decay, device=device, seed=seed, progress=progress)

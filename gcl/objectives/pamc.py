@@ -450,7 +450,15 @@ class PamCObjective(Objective):
 
     with ``S`` the influence matrix of the clean graph (its self-loop weights the node's own
     counterpart in the other view), ``M`` the meta-nodes (hard: per-cluster sums over
-    ``argmax Q``; soft: ``Q^T h``) and ``P`` DEC's target distribution. With
+    ``argmax Q``; soft: ``Q^T h``) and ``P`` DEC's target distribution.
+
+    The clustering head needs embeddings with some cluster structure: PamC itself pretrains an
+    autoencoder, and from a random GCN the projected views are nearly parallel, the k-means
+    centroids coincide and the loss sits at a stationary point (soft) or empties clusters
+    until one is left (hard: a single non-empty cluster has no negatives, the loss' trivial
+    minimum ``-1/T``, warned about once). ``warmup_epochs > 0`` first trains with InfoNCE
+    (GRACE's loss, temperature ``warmup_tau``) on ``warmup_nodes`` random nodes per epoch and
+    initialises the centroids by k-means when the meta-node loss takes over. With
     ``negatives="node_pair"`` the meta-node term is replaced by the dense node-pair one. In
     mini-batch training (``Pipeline.fit(..., loader=...)``) ``S`` is restricted to the batch's
     seed nodes and the meta-nodes are built from the seeds' embeddings.
@@ -463,6 +471,9 @@ class PamCObjective(Objective):
         assignment: ``"hard"`` or ``"soft"`` meta-nodes (default: ``"hard"``).
         kl_weight: weight of the DEC clustering term (default: 1.0).
         negatives: ``"meta_node"`` or ``"node_pair"`` (default: ``"meta_node"``).
+        warmup_epochs: epochs of InfoNCE before the meta-node loss (default: 0).
+        warmup_tau: InfoNCE temperature of the warm-up (default: 0.5).
+        warmup_nodes: nodes sampled per warm-up epoch (default: 2048; all when fewer).
 
     Example:
         >>> from gcl import Pipeline
@@ -478,9 +489,15 @@ class PamCObjective(Objective):
 
     def __init__(self, num_classes: int, dim: int, *, temperature: float = 0.5, order: int = 1,
                  assignment: str = "hard", kl_weight: float = 1.0,
-                 negatives: str = "meta_node") -> None:
+                 negatives: str = "meta_node", warmup_epochs: int = 0, warmup_tau: float = 0.5,
+                 warmup_nodes: int = 2048) -> None:
         super().__init__()
         owner = "PamCObjective"
+        self.warmup_epochs = int(check_positive(warmup_epochs, "warmup_epochs", owner,
+                                                allow_zero=True, integer=True))
+        self.warmup_tau = float(check_positive(warmup_tau, "warmup_tau", owner))
+        self.warmup_nodes = int(check_positive(warmup_nodes, "warmup_nodes", owner, integer=True))
+        self._warned_collapse = False
         self.num_classes = int(check_positive(num_classes, "num_classes", owner, integer=True))
         self.temperature = float(check_positive(temperature, "temperature", owner))
         self.order = int(check_positive(order, "order", owner, integer=True))
@@ -523,12 +540,32 @@ class PamCObjective(Objective):
             return pos + node_pair_negative(a, self.temperature, other=b)
         if self.assignment == "hard":
             ca, cb = qa.detach().argmax(1), qb.detach().argmax(1)
+            if not self._warned_collapse and a.size(0) > 1 and int(
+                    torch.bincount(ca, minlength=self.num_classes).gt(0).sum()) <= 1:
+                self._warned_collapse = True
+                warnings.warn("PamCObjective: every node is in one cluster, so the meta-node "
+                              "negatives vanish and the loss sits at its trivial minimum "
+                              "(a collapse); use warmup_epochs, assignment='soft' or a lower "
+                              "learning rate", RuntimeWarning, stacklevel=3)
         else:
             ca, cb = qa, qb
         return pos + meta_node_negative(a, ca, self.num_classes, self.temperature, other=b,
                                         other_assignment=cb)
 
+    def _warmup(self, h1: Tensor, h2: Tensor, step: Step) -> Tensor:
+        from .infonce import info_nce
+
+        n = h1.size(0)
+        if n > self.warmup_nodes:
+            pick = torch.randperm(n, device=h1.device)[: self.warmup_nodes]
+            h1, h2 = h1[pick], h2[pick]
+        loss = info_nce(h1, h2, self.warmup_tau)
+        step.log("warmup", 1.0)
+        return loss
+
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
+        if step is not None and step.epoch <= self.warmup_epochs:
+            return self._warmup(h1, h2, step)
         if self.target is None:
             if step is None:
                 raise ValueError("PamCObjective needs the graph: call setup(data) first, or use "
@@ -556,4 +593,4 @@ class PamCObjective(Objective):
     def extra_repr(self) -> str:
         return (f"num_classes={self.num_classes}, temperature={self.temperature}, "
                 f"order={self.order}, assignment={self.assignment!r}, "
-                f"negatives={self.negatives!r}")
+                f"negatives={self.negatives!r}, warmup_epochs={self.warmup_epochs}")
