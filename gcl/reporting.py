@@ -54,11 +54,18 @@ def shown_command(command: str) -> str:
     Returns:
         str: the command without those options and their values.
 
+    A program path that runs the package (``.../gcl/__main__.py``, ``python -m gcl``) is shown
+    as ``gcl``.
+
     Example:
         >>> shown_command("gcl reproduce --method grace --results-dir /tmp/r --seeds 5 --docs=x.md")
         'gcl reproduce --method grace --seeds 5'
+        >>> shown_command("/home/me/src/gcl/__main__.py reproduce --method meow")
+        'gcl reproduce --method meow'
     """
     words, out, skip = command.split(), [], False
+    if words and words[0].replace("\\", "/").endswith("gcl/__main__.py"):
+        words[0] = "gcl"
     for w in words:
         if skip:
             skip = False
