@@ -109,7 +109,7 @@ def test_kept_blocks_equal_recomputed_blocks(monkeypatch, intra, symmetric):
     u2 = F.normalize(torch.randn(70, 6, generator=gen, dtype=torch.float64), dim=1)
     bias = torch.rand(70, generator=gen, dtype=torch.float64)
     results = []
-    for limit in (bw.KEEP_BLOCKS_BYTES, 0):
+    for limit in (256 * 2**20, 0):
         monkeypatch.setattr(bw, "KEEP_BLOCKS_BYTES", limit)
         a, b = u1.clone().requires_grad_(True), u2.clone().requires_grad_(True)
         loss = blockwise_info_nce_normalized(a, b, 0.4, col_bias=bias, intra_view=intra,
@@ -119,7 +119,10 @@ def test_kept_blocks_equal_recomputed_blocks(monkeypatch, intra, symmetric):
         torch.testing.assert_close(kept, recomputed, rtol=0, atol=1e-14)
 
 
-def test_kept_blocks_survive_a_second_backward():
+def test_kept_blocks_survive_a_second_backward(monkeypatch):
+    import gcl.objectives.blockwise as bw
+
+    monkeypatch.setattr(bw, "KEEP_BLOCKS_BYTES", 256 * 2**20)
     gen = torch.Generator().manual_seed(5)
     u1 = F.normalize(torch.randn(40, 5, generator=gen), dim=1).requires_grad_(True)
     u2 = F.normalize(torch.randn(40, 5, generator=gen), dim=1)

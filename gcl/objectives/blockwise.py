@@ -4,8 +4,8 @@ The dense loss materialises N×N similarity matrices (one fp32 N×N is 107 GiB o
 autograd keeps several of them for the backward pass. Here a custom autograd function streams row
 blocks of ``B`` anchors: the forward pass keeps only the per-anchor log-sum-exps (O(N)), and the
 backward pass recomputes each block's similarities and turns them into gradients with two matrix
-products per block (small graphs keep the blocks instead: :data:`KEEP_BLOCKS_BYTES`). Values and
-gradients equal the dense loss (tested to 1e-5 relative).
+products per block (or, opt-in, reuses blocks kept by the forward: :data:`KEEP_BLOCKS_BYTES`).
+Values and gradients equal the dense loss (tested to 1e-5 relative).
 
 The loss is the one of :func:`gcl.objectives.info_nce`; see there for the formula. Notation below:
 ``u1, u2`` are the L2-normalised views, ``S12 = u1 u2ᵀ/τ``, ``S11 = u1 u1ᵀ/τ``, ``S22 = u2 u2ᵀ/τ``
@@ -38,9 +38,11 @@ BLOCK_ELEMENTS = {"cpu": 4 * 2**20, "cuda": 64 * 2**20}
 
 #: When the raw similarity blocks of one step (``S12``, ``S11``, ``S22``: up to ``3 N^2``
 #: values) fit in this many bytes, the forward pass keeps them and the backward pass reuses
-#: them instead of recomputing three matrix products per block (about a fifth of a CPU step on
-#: CiteSeer-sized graphs); larger graphs recompute, in ``O(B N)`` memory. 0 disables keeping.
-KEEP_BLOCKS_BYTES = 256 * 2**20
+#: them instead of recomputing three matrix products per block (10-15 % of a CPU step on
+#: CiteSeer, measured on a loaded machine), at the price of that memory. Off (0) by default, so
+#: the loss stays in ``O(B N)`` memory; set e.g. ``256 * 2**20`` to trade memory for speed on
+#: small graphs.
+KEEP_BLOCKS_BYTES = 0
 
 
 def auto_block_size(num_nodes: int, budget: int | None = None, device: str = "cpu") -> int:
