@@ -307,7 +307,7 @@ def merge_records(records: list[dict]) -> dict:
         "peak_mem_mb": max(peaks) if peaks else None,
     }
     newest = max(records, key=lambda r: r.get("created", ""))
-    merged = {key: value for key, value in newest.items()}
+    merged = dict(newest)
     contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
     command = first.get("command", "")
     merged.update(
