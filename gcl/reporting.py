@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -62,8 +63,14 @@ def shown_command(command: str) -> str:
         'gcl reproduce --method grace --seeds 5'
         >>> shown_command("/home/me/src/gcl/__main__.py reproduce --method meow")
         'gcl reproduce --method meow'
+        >>> shown_command("gcl reproduce --method grace --label 'GRACE (long)'")
+        "gcl reproduce --method grace --label 'GRACE (long)'"
     """
-    words, out, skip = command.split(), [], False
+    try:
+        words = shlex.split(command)
+    except ValueError:  # unbalanced quotes: show the words as they are
+        words = command.split()
+    out, skip = [], False
     if words and words[0].replace("\\", "/").endswith("gcl/__main__.py"):
         words[0] = "gcl"
     for w in words:
@@ -76,7 +83,7 @@ def shown_command(command: str) -> str:
         if w.split("=", 1)[0] in _OUTPUT_OPTIONS:
             continue
         out.append(w)
-    return " ".join(out)
+    return shlex.join(out)
 
 
 def record_label(record: dict) -> str:

@@ -16,6 +16,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -169,7 +170,7 @@ def _command_line() -> str:
         argv[0] = "gcl"
     elif argv and Path(argv[0]).name == "gcl":
         argv[0] = "gcl"
-    return " ".join(argv)
+    return shlex.join(argv)
 
 
 def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],

@@ -1,5 +1,6 @@
 """docs/reproduction.md is generated from result records, and the committed page agrees with them."""
 
+import shlex
 from pathlib import Path
 
 import pytest
@@ -81,3 +82,17 @@ def test_committed_page_matches_the_result_files():
     actual = (REPO / "docs" / "reproduction.md").read_text()
     assert actual == expected, (
         "docs/reproduction.md is out of date with results/: run `python -m gcl.reporting`")
+
+
+def test_recorded_command_keeps_quoted_arguments(monkeypatch):
+    from gcl.reporting import shown_command
+    from gcl.results import _command_line
+
+    monkeypatch.setattr("sys.argv", ["/src/gcl/__main__.py", "reproduce", "--label", "A (b)",
+                                     "--results-dir", "/tmp/r x"])
+    line = _command_line()
+    assert line == "gcl reproduce --label 'A (b)' --results-dir '/tmp/r x'"
+    assert shown_command(line) == "gcl reproduce --label 'A (b)'"
+    # records written before the quoting: shown word by word, unbalanced quotes included
+    old = shown_command("gcl reproduce --label it's")
+    assert old == "gcl reproduce --label " + shlex.quote("it's")
