@@ -164,6 +164,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-dir", default="results",
                    help="records folder the page is generated from (with --docs)")
 
+    p = sub.add_parser("compare", formatter_class=_Formatter,
+                       help="paired per-seed comparison of two result records",
+                       description="Compare two records seed by seed (gcl.results."
+                                   "compare_records): each metric's per-seed differences "
+                                   "OTHER - BASE, their mean, standard deviation and paired t "
+                                   "statistic, in percentage points.")
+    p.add_argument("base", metavar="BASE.json", help="the reference record")
+    p.add_argument("other", metavar="OTHER.json", help="the record compared with it")
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help="metrics to compare (default: all that both records have)")
+
     sub.add_parser("methods", formatter_class=_Formatter, help="list the registered methods",
                    description="List the registered methods and their configured datasets.")
 
@@ -299,6 +310,27 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from .reporting import record_label
+    from .results import compare_records, read_result
+
+    base, other = read_result(args.base), read_result(args.other)
+    result = compare_records(base, other, args.metrics)
+    print(f"{record_label(other)} - {record_label(base)} on {base.get('dataset')}, "
+          f"paired over seeds {result['seeds']} (percentage points)")
+    print(f"{'metric':12s} {'base':>14s} {'other':>14s} {'mean diff':>9s} {'std':>6s} "
+          f"{'t':>6s}  per seed")
+    for name, m in result["metrics"].items():
+        def pm(s):
+            return f"{100 * s['mean']:6.2f} ± {100 * s['std']:5.2f}"
+        std = "–" if m["std"] is None else f"{100 * m['std']:.2f}"
+        t = "–" if m["t"] is None else f"{m['t']:.2f}"
+        diffs = " ".join(f"{100 * d:+.1f}" for d in m["diffs"])
+        print(f"{name:12s} {pm(m['base']):>14s} {pm(m['other']):>14s} {100 * m['mean']:+9.2f} "
+              f"{std:>6s} {t:>6s}  {diffs}")
+    return 0
+
+
 def _cmd_merge(args) -> int:
     from .results import merge_records, read_result, write_json
 
@@ -366,7 +398,8 @@ def _cmd_demo(args) -> int:
 
 
 _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
-             "methods": _cmd_methods, "demo": _cmd_demo, "plot": _cmd_plot, "merge": _cmd_merge}
+             "methods": _cmd_methods, "demo": _cmd_demo, "plot": _cmd_plot, "merge": _cmd_merge,
+             "compare": _cmd_compare}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import shlex
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 
 __all__ = ["RESULT_FORMAT", "device_description", "versions", "write_json", "read_result",
-           "make_record", "merge_records"]
+           "make_record", "merge_records", "compare_records"]
 
 RESULT_FORMAT = "gcl-result/1"
 
@@ -271,8 +272,6 @@ def merge_records(records: list[dict]) -> dict:
         >>> m["command"]
         'gcl reproduce --method grace --seeds 2'
     """
-    import statistics
-
     from .evaluation import summarize
 
     records = list(records)
@@ -318,3 +317,61 @@ def merge_records(records: list[dict]) -> dict:
                       "seeds": r.get("seeds")} for r in sorted(records, key=lambda r: r["seeds"])],
     )
     return merged
+
+
+def compare_records(base: dict, other: dict, metrics: list[str] | None = None) -> dict:
+    """Paired per-seed comparison of two records (e.g. a method without and with POT).
+
+    Runs with the same seed share their initialisation and augmentations' random state up to
+    where the two configurations differ, so the per-seed differences ``other - base`` are
+    compared with their own spread rather than with the two records' separate spreads.
+
+    Args:
+        base: the reference record.
+        other: the record compared with it.
+        metrics: metric names (default: the base record's metrics that both records have).
+
+    Returns:
+        dict: ``{"seeds": [...], "metrics": {name: {"base", "other", "diffs", "mean", "std",
+        "t"}}}`` with ``std`` the sample standard deviation of the differences and ``t`` the
+        paired t statistic ``mean / (std / sqrt(n))`` (``None`` for one seed or zero spread).
+
+    Raises:
+        ValueError: if the records share no seed or lack per-run details.
+
+    Example:
+        >>> a = make_record(method="grace", dataset="cora", config={}, seeds=[0, 1],
+        ...                 metrics={}, timing={}, device="cpu", command="gcl",
+        ...                 runs=[{"seed": 0, "metrics": {"acc": 0.80}},
+        ...                       {"seed": 1, "metrics": {"acc": 0.82}}])
+        >>> b = dict(a, runs=[{"seed": 0, "metrics": {"acc": 0.83}},
+        ...                   {"seed": 1, "metrics": {"acc": 0.84}}])
+        >>> c = compare_records(a, b)
+        >>> c["seeds"], [round(d, 4) for d in c["metrics"]["acc"]["diffs"]]
+        ([0, 1], [0.03, 0.02])
+    """
+    from .evaluation import summarize
+
+    runs = []
+    for r in (base, other):
+        if not r.get("runs"):
+            raise ValueError("compare_records needs records with per-run details ('runs')")
+        runs.append({run["seed"]: run["metrics"] for run in r["runs"]})
+    seeds = sorted(set(runs[0]) & set(runs[1]))
+    if not seeds:
+        raise ValueError(f"the records share no seed ({sorted(runs[0])} vs {sorted(runs[1])})")
+    if metrics is None:
+        first = runs[0][seeds[0]]
+        metrics = [k for k, v in first.items() if isinstance(v, (int, float))
+                   and all(k in runs[i][s] for i in (0, 1) for s in seeds)]
+    out = {}
+    for name in metrics:
+        a = [float(runs[0][s][name]) for s in seeds]
+        b = [float(runs[1][s][name]) for s in seeds]
+        diffs = [y - x for x, y in zip(a, b)]
+        mean = statistics.fmean(diffs)
+        std = statistics.stdev(diffs) if len(diffs) > 1 else None
+        t = mean / (std / len(diffs) ** 0.5) if std else None
+        out[name] = {"base": summarize(a), "other": summarize(b), "diffs": diffs,
+                     "mean": mean, "std": std, "t": t}
+    return {"seeds": seeds, "metrics": out}

@@ -6,7 +6,7 @@ import pytest
 
 from gcl.cli import main
 from gcl.methods import run
-from gcl.results import merge_records, read_result
+from gcl.results import compare_records, merge_records, read_result, write_json
 
 KW = dict(overrides={"epochs": 3, "probe_epochs": 30, "hidden": 8, "proj_hidden": 8},
           device="cpu", log=None)
@@ -69,3 +69,40 @@ def test_merge_command_line(tmp_path, capsys):
     assert "synthetic" in page.read_text()
     assert "merged 2 records" in capsys.readouterr().out
     assert main(["merge", paths[0], paths[0], "--out", str(tmp_path / "x.json")]) == 2
+
+
+def _fake(values: dict, label: str | None = None) -> dict:
+    from gcl.results import make_record
+
+    record = make_record(method="grace", dataset="cora", config={}, seeds=sorted(values),
+                         metrics={}, timing={}, device="cpu", command="gcl",
+                         runs=[{"seed": s, "metrics": {"micro_f1": v}} for s, v in values.items()])
+    return {**record, "label": label} if label else record
+
+
+def test_compare_records_is_a_paired_difference():
+    base = _fake({0: 0.60, 1: 0.70, 2: 0.65, 7: 0.5})
+    other = _fake({2: 0.70, 0: 0.64, 1: 0.73})
+    c = compare_records(base, other)
+    assert c["seeds"] == [0, 1, 2]  # seed 7 has no partner
+    m = c["metrics"]["micro_f1"]
+    diffs = [0.04, 0.03, 0.05]
+    assert m["diffs"] == pytest.approx(diffs)
+    mean = sum(diffs) / 3
+    sd = (sum((d - mean) ** 2 for d in diffs) / 2) ** 0.5
+    assert m["mean"] == pytest.approx(mean) and m["std"] == pytest.approx(sd)
+    assert m["t"] == pytest.approx(mean / (sd / 3 ** 0.5))
+    assert m["base"]["values"] == pytest.approx([0.60, 0.70, 0.65])
+    one = compare_records(base, _fake({1: 0.8}))["metrics"]["micro_f1"]
+    assert one["std"] is None and one["t"] is None
+    with pytest.raises(ValueError, match="share no seed"):
+        compare_records(base, _fake({5: 0.1}))
+
+
+def test_compare_command_line(tmp_path, capsys):
+    a = write_json(_fake({0: 0.60, 1: 0.70}), tmp_path / "a.json")
+    b = write_json(_fake({0: 0.65, 1: 0.72}, label="GRACE+POT"), tmp_path / "b.json")
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "GRACE+POT - GRACE on cora, paired over seeds [0, 1]" in out
+    assert "+5.0 +2.0" in out and "+3.50" in out
