@@ -163,3 +163,34 @@ def test_legacy_strength_doubles_the_intra_term():
     assert c.legacy_strength and c.modularity == pytest.approx(390 / 784, abs=1e-6)
     clear_community_cache()
     assert get_communities(data, legacy_strength=True) is not get_communities(data)
+
+
+# A graph on which igraph's own Leiden loop (n_iterations=-1) never ends: it keeps reporting a
+# change while the partition stays [0, 0, 0, 0, 1, 1, 1].
+LEIDEN_LOOP_EDGES = [(0, 2), (1, 3), (1, 6), (2, 3), (2, 5), (3, 5), (4, 4), (4, 5), (4, 6),
+                     (5, 6), (6, 6)]
+
+
+def test_leiden_terminates_where_igraphs_own_loop_does_not():
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("igraph")
+    code = ("import torch; from gcl.augment.communities import detect_communities; "
+            f"ei = torch.tensor({LEIDEN_LOOP_EDGES}).t(); "
+            "print(detect_communities(ei, 7, seed=0).tolist())")
+    # a subprocess, so that a regression fails the test instead of hanging the suite
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    membership = json.loads(out.stdout.strip().splitlines()[-1])
+    assert membership == [0, 0, 0, 0, 1, 1, 1]
+
+
+def test_same_partition_ignores_community_ids():
+    from gcl.augment.communities import _same_partition
+
+    assert _same_partition([0, 0, 1, 2], [2, 2, 0, 1])
+    assert not _same_partition([0, 0, 1, 1], [0, 1, 1, 1])
+    assert not _same_partition([0, 1, 2], [0, 0, 1])
+    assert not _same_partition([0, 0, 1], [0, 1, 2])

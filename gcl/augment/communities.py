@@ -41,6 +41,9 @@ __all__ = [
 ]
 
 METHODS = ("leiden", "louvain")
+# Cap on Leiden iterations (each one pass from the previous partition); convergence usually
+# takes a handful.
+LEIDEN_MAX_ITERATIONS = 100
 
 
 @contextlib.contextmanager
@@ -100,12 +103,30 @@ def _leiden(edges: Tensor, num_nodes: int, seed: int, resolution: float) -> Tens
     # igraph draws from the Python ``random`` module by default; use a private seeded instance and
     # put the default back afterwards so the global stream is untouched.
     igraph.set_random_number_generator(random.Random(seed))
+    # One Leiden iteration per call, each starting from the previous partition, until the
+    # partition stops changing. igraph's own loop (n_iterations=-1) can run forever: on some
+    # small graphs it keeps reporting a change while the partition stays the same.
+    membership = None
     try:
-        part = graph.community_leiden(objective_function="modularity", resolution=resolution,
-                                      n_iterations=-1)
+        for _ in range(LEIDEN_MAX_ITERATIONS):
+            part = graph.community_leiden(objective_function="modularity", resolution=resolution,
+                                          n_iterations=1, initial_membership=membership)
+            if membership is not None and _same_partition(part.membership, membership):
+                break
+            membership = part.membership
+        else:
+            warnings.warn(f"Leiden did not converge in {LEIDEN_MAX_ITERATIONS} iterations; "
+                          "using the last partition", RuntimeWarning, stacklevel=4)
     finally:
         igraph.set_random_number_generator(random)
-    return torch.as_tensor(part.membership, dtype=torch.long)
+    return torch.as_tensor(membership, dtype=torch.long)
+
+
+def _same_partition(a: list[int], b: list[int]) -> bool:
+    """Whether two membership lists describe one partition, whatever the community ids."""
+    x, y = torch.as_tensor(a), torch.as_tensor(b)
+    pairs = torch.unique(torch.stack([x, y]), dim=1).size(1)
+    return pairs == torch.unique(x).numel() == torch.unique(y).numel()
 
 
 def _louvain(edges: Tensor, num_nodes: int, seed: int, resolution: float) -> Tensor:
