@@ -320,9 +320,10 @@ def _cmd_compare(args) -> int:
           f"paired over seeds {result['seeds']} (percentage points)")
     print(f"{'metric':12s} {'base':>14s} {'other':>14s} {'mean diff':>9s} {'std':>6s} "
           f"{'t':>6s}  per seed")
+    def pm(s):
+        return f"{100 * s['mean']:6.2f} ± {100 * s['std']:5.2f}"
+
     for name, m in result["metrics"].items():
-        def pm(s):
-            return f"{100 * s['mean']:6.2f} ± {100 * s['std']:5.2f}"
         std = "–" if m["std"] is None else f"{100 * m['std']:.2f}"
         t = "–" if m["t"] is None else f"{m['t']:.2f}"
         diffs = " ".join(f"{100 * d:+.1f}" for d in m["diffs"])
