@@ -45,6 +45,15 @@ def _add_pot_args(p: argparse.ArgumentParser) -> None:
                    help="POT node-chunk size (default: all nodes)")
 
 
+def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
+                   help="keep a resumable checkpoint of each run in DIR/seed-<seed>/")
+    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
+                   help="checkpoint period in epochs")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the runs from their checkpoints in --checkpoint-dir")
+
+
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, metavar="FILE.yaml",
                    help="YAML file layered over the method's shipped per-dataset configuration")
@@ -98,12 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=0, metavar="K",
                    help="linear-probe the embeddings every K epochs (0: off); the scores are "
                         "kept in the record and plotted")
-    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="keep a resumable checkpoint of each run in DIR/seed-<seed>/")
-    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
-                   help="checkpoint period in epochs")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the runs from their checkpoints in --checkpoint-dir")
+    _add_checkpoint_args(p)
 
     p = sub.add_parser("plot", formatter_class=_Formatter,
                        help="plot a result record (training curves, t-SNE of embeddings)",
@@ -149,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--docs", default="docs/reproduction.md", help="the page to regenerate")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars (default: only on a terminal)")
+    _add_checkpoint_args(p)
 
     p = sub.add_parser("merge", formatter_class=_Formatter,
                        help="merge result records of the same run with different seeds",
@@ -293,7 +298,9 @@ def _cmd_reproduce(args) -> int:
     record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
                  runs=args.seeds,
                  seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=lambda msg: print(msg, file=sys.stderr))
+                 progress=args.progress, log=lambda msg: print(msg, file=sys.stderr),
+                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                 resume=args.resume)
     if args.config:
         record["config_file"] = args.config
     if args.label:

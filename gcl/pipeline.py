@@ -521,6 +521,9 @@ class Pipeline(nn.Module):
                     )
                 payload = self._load(ckpt, load_optimizer=True, restore_rng=True,
                                      check_meta=True)
+                # where this process picked the run up, and the training time spent before
+                self.history.meta.setdefault("resumes", []).append(
+                    {"epoch": self.epoch, "train_s": self.history.meta.get("train_s", 0.0)})
                 if payload.get("stopped") or self.epoch >= target:
                     return self.history
         if self.device.type == "cuda":
@@ -535,6 +538,7 @@ class Pipeline(nn.Module):
             bar = tqdm(total=epochs, desc="train", unit="epoch", leave=False)
         last_finite = self.history.epochs[-1]["loss"] if self.history.epochs else None
         start = time.perf_counter()
+        prior_train_s = self.history.meta.get("train_s", 0.0)
         stop = False
         try:
             for _ in range(target - self.epoch):
@@ -570,6 +574,8 @@ class Pipeline(nn.Module):
                     stop = bool(cb.on_epoch_end(self, epoch, logs)) or stop
                 if ckpt is not None and not stop and epoch % checkpoint_every == 0 \
                         and epoch < target:
+                    # the training time so far travels with the checkpoint (kept on resume)
+                    self.history.meta["train_s"] = prior_train_s + time.perf_counter() - start
                     self.save(ckpt)
                 if stop:
                     break
@@ -578,7 +584,7 @@ class Pipeline(nn.Module):
                 bar.close()
             times = [e["time_s"] for e in self.history.epochs]
             self.history.meta.update(
-                train_s=self.history.meta.get("train_s", 0.0) + time.perf_counter() - start,
+                train_s=prior_train_s + time.perf_counter() - start,
                 epoch_s_median=statistics.median(times) if times else None,
                 peak_mem_mb=peak_memory_mb(self.device),
                 device=str(self.device),

@@ -42,12 +42,14 @@ method's paper or reference reports for the same dataset and metric, where known
 
 
 #: Options of ``gcl reproduce`` that only say where the files go; the page leaves them out.
-_OUTPUT_OPTIONS = ("--results-dir", "--docs")
+_OUTPUT_OPTIONS = ("--results-dir", "--docs", "--checkpoint-dir", "--checkpoint-every")
+_OUTPUT_FLAGS = ("--resume",)
 
 
 def shown_command(command: str) -> str:
     """The command of a record as the reproduction page shows it: without the options that only
-    choose where files are written (``--results-dir``, ``--docs``), which do not change the run.
+    choose where files are written (``--results-dir``, ``--docs``) or how the run is checkpointed
+    (``--checkpoint-dir``, ``--checkpoint-every``, ``--resume``), which do not change the run.
 
     Args:
         command: the ``command`` field of a result record.
@@ -63,6 +65,8 @@ def shown_command(command: str) -> str:
         'gcl reproduce --method grace --seeds 5'
         >>> shown_command("/home/me/src/gcl/__main__.py reproduce --method meow")
         'gcl reproduce --method meow'
+        >>> shown_command("gcl reproduce --method csgcl --checkpoint-dir ck --resume --seeds 1")
+        'gcl reproduce --method csgcl --seeds 1'
         >>> shown_command("gcl reproduce --method grace --label 'GRACE (long)'")
         "gcl reproduce --method grace --label 'GRACE (long)'"
     """
@@ -79,6 +83,8 @@ def shown_command(command: str) -> str:
             continue
         if w in _OUTPUT_OPTIONS:
             skip = True
+            continue
+        if w in _OUTPUT_FLAGS:
             continue
         if w.split("=", 1)[0] in _OUTPUT_OPTIONS:
             continue

@@ -122,6 +122,11 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(tmp_path, monkey
     res_rec = json.loads((tmp_path / "resumed.json").read_text())
     assert res_rec["runs"][0]["loss"] == ref_rec["runs"][0]["loss"]
     assert len(res_rec["runs"][0]["loss"]) == 30
+    # the killed process's training time came with the checkpoint and is counted in the record
+    resumed_at = res_rec["runs"][0]["meta"]["resumes"][-1]
+    assert resumed_at["epoch"] == saved["epoch"]
+    assert resumed_at["train_s"] == saved["history"]["meta"]["train_s"] > 0
+    assert res_rec["runs"][0]["train_s"] > resumed_at["train_s"]
     assert torch.load(ckpt, weights_only=True)["epoch"] == 30
 
 

@@ -1,6 +1,7 @@
 """docs/reproduction.md is generated from result records, and the committed page agrees with them."""
 
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,26 @@ def test_recorded_command_keeps_quoted_arguments(monkeypatch):
     # records written before the quoting: shown word by word, unbalanced quotes included
     old = shown_command("gcl reproduce --label it's")
     assert old == "gcl reproduce --label " + shlex.quote("it's")
+
+
+def test_reproduce_resumes_from_its_checkpoint(tmp_path, capsys):
+    # a finished checkpointed run resumed: nothing is trained again, the record is the same run
+    results, docs, ckpt = tmp_path / "results", tmp_path / "r.md", tmp_path / "ckpt"
+    argv = ["reproduce", "--method", "grace", "--dataset", "synthetic", "--seeds", "1",
+            "--seed", "2", "--device", "cpu", "--results-dir", str(results), "--docs", str(docs),
+            "--set", "epochs=6", "--set", "probe_epochs=20", "--set", "hidden=8",
+            "--set", "proj_hidden=8", "--checkpoint-dir", str(ckpt), "--checkpoint-every", "2"]
+    assert main(argv) == 0
+    assert (ckpt / "seed-2" / "last.pt").is_file()
+    assert main(argv) != 0  # an existing checkpoint needs --resume
+    assert "already exists" in capsys.readouterr().err
+    time.sleep(1.1)  # another time stamp, so the second record gets its own file
+    assert main([*argv, "--resume"]) == 0
+    first, second = sorted((results / "grace").glob("*.json"))
+    a, b = read_result(first)["runs"][0], read_result(second)["runs"][0]
+    assert a["loss"] == b["loss"] and len(b["loss"]) == 6
+    assert a["metrics"] == b["metrics"]
+    assert "resumes" not in a["meta"] and b["meta"]["resumes"][-1]["epoch"] == 6
+    # the training time of the first process is kept: the resumed one trained nothing
+    assert b["train_s"] >= a["meta"]["train_s"] > 0
+    assert "--checkpoint-dir" not in docs.read_text()

@@ -267,6 +267,11 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         t0 = time.perf_counter()
         history = fit(pipeline, data, config)
         train_s = time.perf_counter() - t0
+        resumes = history.meta.get("resumes")
+        if resumes:
+            # this fit resumed from a checkpoint (a fresh pipeline's history has no resumes):
+            # add the training time spent before it
+            train_s += float(resumes[-1].get("train_s") or 0.0)
         scores = evaluate(pipeline, data, config, s)
         epoch_times.extend(e["time_s"] for e in history.epochs)
         peak = max(peak, float(history.meta.get("peak_mem_mb") or 0.0))
