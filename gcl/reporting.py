@@ -232,7 +232,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
                     else:
                         std = f" ± {p['std']:.2f}" if p.get("std") is not None else ""
                         cells.append(f"{p['value']:.2f}{std}")
-                        notes.append(f"{label} {m}: {p['source']}")
+                        notes.append((label, m, p["source"]))
             t = r.get("timing", {})
             cells.append(f"{t['train_s']:.1f}" if t.get("train_s") is not None else "–")
             cells.append(r.get("device", "–"))
@@ -251,7 +251,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
                     if f"{m} (paper)" in head:
                         cells.append("–")
                     if p is not None:
-                        notes.append(f"{label} (published) {m}: {p['source']}")
+                        notes.append((f"{label} (published)", m, p["source"]))
                 cells += ["–", "–", "paper"]
                 out.append("| " + " | ".join(cells) + " |")
                 shown.update((label, dataset, m) for m in mine)
@@ -259,8 +259,12 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         for r in rows:
             if r.get("note"):
                 out.append(f"- {record_label(r)}: {r['note']}")
-        for n in sorted(set(notes)):
-            out.append(f"- paper numbers — {n}")
+        sourced: dict[tuple, set] = defaultdict(set)  # one line per row label and source
+        for label, m, source in notes:
+            sourced[(label, source)].add(m)
+        for (label, source), ms in sorted(sourced.items()):
+            out.append(f"- paper numbers — {label} {', '.join(sorted(ms, key=_metric_key))}: "
+                       f"{source}")
         out.append("")
         out.append("Commands:\n")
         for r in rows:

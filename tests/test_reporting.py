@@ -40,6 +40,18 @@ def test_render_rows_paper_columns_and_latest_wins(tmp_path):
     assert "| CSGCL | amazon-photo | accuracy | 93.32 | paper |" in md  # paper-only row
 
 
+def test_paper_sources_are_listed_once_per_row_and_source(tmp_path):
+    r = _record("GRACE", "cora", 0.80, "2026-01-01T00:00:00")
+    r["metrics"]["nmi"] = {"mean": 0.5, "std": 0.0, "values": [0.5, 0.5]}
+    write_json(r, tmp_path / "a.json")
+    (tmp_path / "paper.yaml").write_text(
+        "- {label: GRACE, dataset: cora, metric: nmi, value: 50.0, source: Table 3}\n"
+        "- {label: GRACE, dataset: cora, metric: accuracy, value: 81.9, source: Table 3}\n")
+    md = render_reproduction(collect_results(tmp_path), load_paper_numbers(tmp_path / "paper.yaml"))
+    assert md.count("Table 3") == 1
+    assert "- paper numbers — GRACE accuracy, nmi: Table 3" in md
+
+
 def test_published_baseline_without_a_run_is_a_row_of_its_dataset(tmp_path):
     write_json(_record("GRACE", "cora", 0.80, "2026-01-01T00:00:00"), tmp_path / "a.json")
     (tmp_path / "paper.yaml").write_text(
