@@ -168,6 +168,40 @@ def _generator_owners(roots: Sequence, prefix: str = "augment") -> dict[str, obj
     return owners
 
 
+def read_checkpoint(path: Path, fmt: str, kind: str) -> dict:
+    """Load a checkpoint file with ``weights_only=True`` and check its ``format`` tag.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is corrupt, truncated or not a ``kind`` checkpoint (named).
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - report any corruption with the file name
+        detail = " ".join(str(err).split()) or type(err).__name__
+        raise ValueError(
+            f"could not read checkpoint {path} (corrupt or truncated?): {detail}. Delete it "
+            "to start over, or restore it from a backup"
+        ) from err
+    if not isinstance(payload, dict) or payload.get("format") != fmt:
+        raise ValueError(f"{path} is not a {kind} checkpoint ({fmt})")
+    return payload
+
+
+def check_checkpoint_meta(path: Path, payload: dict, meta: dict) -> None:
+    """Refuse a checkpoint whose ``meta`` differs from this run's on a key both have."""
+    saved = payload.get("meta") or {}
+    differ = sorted(k for k in meta if k in saved and saved[k] != meta[k])
+    if differ:
+        shown = "; ".join(f"{k}: {saved[k]!r} there, {meta[k]!r} here" for k in differ)
+        raise ValueError(
+            f"checkpoint {path} belongs to another run ({shown}); "
+            "use the same settings to resume, or another checkpoint folder"
+        )
+
+
 def _atomic_torch_save(payload, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync it, then rename over ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -688,28 +722,9 @@ class Pipeline(nn.Module):
     def _load(self, path: str | os.PathLike, *, load_optimizer: bool, restore_rng: bool,
               check_meta: bool = False) -> dict:
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no checkpoint at {path}")
-        try:
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 - report any corruption with the file name
-            detail = " ".join(str(err).split()) or type(err).__name__
-            raise ValueError(
-                f"could not read checkpoint {path} (corrupt or truncated?): {detail}. Delete it "
-                "to start over, or restore it from a backup"
-            ) from err
-        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path} is not a gcl pipeline checkpoint ({CHECKPOINT_FORMAT})")
-        saved_meta = payload.get("meta") or {}
+        payload = read_checkpoint(path, CHECKPOINT_FORMAT, "gcl pipeline")
         if check_meta:
-            differ = sorted(k for k in self.meta if k in saved_meta and saved_meta[k] != self.meta[k])
-            if differ:
-                shown = "; ".join(f"{k}: {saved_meta[k]!r} there, {self.meta[k]!r} here"
-                                  for k in differ)
-                raise ValueError(
-                    f"checkpoint {path} belongs to another run ({shown}); "
-                    "use the same settings to resume, or another checkpoint folder"
-                )
+            check_checkpoint_meta(path, payload, self.meta)
         try:
             self.load_model_state_dict(payload["model"])
             if load_optimizer and payload.get("optimizer") is not None:

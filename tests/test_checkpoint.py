@@ -281,3 +281,10 @@ def test_each_run_gets_its_own_checkpoint_folder_and_finished_runs_are_not_retra
     assert main([*args, "--resume", "--set", "tau=0.9", "--out", str(tmp_path / "d.json")]) == 2
     err = capsys.readouterr().err
     assert "belongs to another run (config:" in err and "'tau': 0.9" in err
+
+
+def test_method_without_checkpoints_says_so(tmp_path):
+    with pytest.raises(ValueError, match="'pamc' does not support checkpoints"):
+        runner.run("pamc", "synthetic", overrides={"epochs": 1}, device="cpu",
+                   checkpoint_dir=tmp_path)
+    assert not list(tmp_path.iterdir())

@@ -377,3 +377,59 @@ def test_adameow_never_builds_a_pair_tensor():
     with Largest():
         loss(v, u).backward()
     assert Largest.biggest <= chunk * n * 16 < n * n * d
+
+
+def _toy_meow(method, tmp_path=None, resume=False):
+    from gcl.methods import get_method, load_config
+    from gcl.pipeline import seed_everything
+
+    rng = np.random.default_rng(0)
+    pa = sp.csr_matrix((rng.random((30, 8)) < 0.3).astype(float))
+    g = MetaPathGraph("toy", "p", {"p": torch.rand(30, 6, generator=torch.Generator().manual_seed(1)),
+                                   "a": torch.eye(8)}, ["pap"], [scipy_to_torch(pa @ pa.T)],
+                      [[("a", scipy_to_torch(pa))]])
+    cfg = load_config(method, "acm", overrides={"nei_max": 5, "adj_mask": 0.2, "hidden": 8,
+                                                "proj_dim": 8, "epochs": 12})
+    if method == "meow":
+        cfg.update(num_clusters=[2, 3], kmeans_nredo=1, patience=5)  # stops at 11
+    cfg = {**cfg, "device": "cpu", "seed": 0}
+    seed_everything(3)
+    model = get_method(method).build(cfg, g)
+    if tmp_path is not None:
+        model.configure_checkpoints(tmp_path, 2, resume)
+    return model, g, cfg
+
+
+@pytest.mark.parametrize("method", ["meow", "adameow"])
+def test_meow_checkpoint_resume_is_exact(method, tmp_path):
+    ref, g, cfg = _toy_meow(method)
+    ref_hist = fit_meow(ref, g, cfg)
+
+    crashed, _, _ = _toy_meow(method, tmp_path)
+    calls = {"n": 0}
+    step = crashed.step
+
+    def failing_step():
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return step()
+
+    crashed.step = failing_step
+    with pytest.raises(KeyboardInterrupt):
+        fit_meow(crashed, g, cfg)
+    saved = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert saved["epoch"] == 4 and not saved["stopped"]
+
+    with pytest.raises(ValueError, match="already exists"):
+        fit_meow(_toy_meow(method, tmp_path)[0], g, cfg)
+    resumed, _, _ = _toy_meow(method, tmp_path, resume=True)
+    hist = fit_meow(resumed, g, cfg)
+    assert hist.losses == ref_hist.losses
+    assert len(hist.losses) == (11 if method == "meow" else 12)  # MEOW stopped early
+    assert hist.meta["resumes"] == [{"epoch": 4, "train_s": saved["history"]["meta"]["train_s"]}]
+    assert torch.equal(resumed.embed(g), ref.embed(g))
+    # resuming a finished run trains nothing and gives the same (best-state) model
+    again, _, _ = _toy_meow(method, tmp_path, resume=True)
+    assert fit_meow(again, g, cfg).losses == ref_hist.losses
+    assert torch.equal(again.embed(g), ref.embed(g))

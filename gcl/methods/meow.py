@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -32,7 +33,15 @@ from ..data.metapath_ops import (
 )
 from ..encoders.meow import MEOWEncoder
 from ..objectives.meow import AdaMEOWLoss, MEOWLoss
-from ..pipeline import History
+from ..pipeline import (
+    CHECKPOINT_FILE,
+    History,
+    _atomic_torch_save,
+    check_checkpoint_meta,
+    get_rng_state,
+    read_checkpoint,
+    set_rng_state,
+)
 from .base import CONFIG_DIR, Method, register
 
 __all__ = ["prepare_inputs", "MEOWModel", "build_meow", "build_adameow", "fit_meow",
@@ -167,6 +176,8 @@ class MEOWModel:
         inputs: the prepared tensors (see :func:`prepare_inputs`).
         optimizer: Adam over the encoder's and the loss's parameters.
         config, device, seed: the configuration (a copy), the resolved device and the mask seed.
+        meta: free-form facts saved with checkpoints and checked when resuming (the CLI stores
+            the method, dataset, seed and configuration).
 
     Example:
         >>> import scipy.sparse as sp
@@ -212,6 +223,20 @@ class MEOWModel:
         params = list(self.encoder.parameters()) + list(self.loss.parameters())
         self.optimizer = torch.optim.Adam(params, lr=float(config["lr"]),
                                           weight_decay=float(config.get("weight_decay", 0.0)))
+        self.meta: dict = {}
+        self.checkpointing = {"checkpoint_dir": None, "checkpoint_every": 10, "resume": False}
+
+    def configure_checkpoints(self, checkpoint_dir, checkpoint_every: int | None = None,
+                              resume: bool = False) -> MEOWModel:
+        """Let :func:`fit_meow` keep a resumable checkpoint in ``checkpoint_dir/last.pt``
+        (every ``checkpoint_every`` epochs, default 10, and at the end); with ``resume`` an
+        existing one is continued (without, it is an error). Returns ``self``."""
+        if checkpoint_every is not None:
+            check_positive(checkpoint_every, "checkpoint_every", "MEOWModel", integer=True)
+        self.checkpointing = {"checkpoint_dir": checkpoint_dir,
+                              "checkpoint_every": int(checkpoint_every or 10),
+                              "resume": bool(resume)}
+        return self
 
     def step(self) -> float:
         """One full-batch training step; returns the loss."""
@@ -248,6 +273,10 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
     """Train: up to ``epochs`` steps; with ``patience`` > 0 stop when the loss has not improved
     for ``patience`` steps (MEOW), and restore the best state when ``restore_best``.
 
+    With :meth:`MEOWModel.configure_checkpoints` the run keeps a checkpoint (current and best
+    states, optimiser, early-stopping counters, history, random states) and a resumed run
+    continues exactly where it was saved; ``history.meta["resumes"]`` lists where.
+
     Args:
         model: the model from :func:`build_meow` or :func:`build_adameow`.
         graph: the meta-path graph (unused: the model holds its inputs; kept for the ``fit``
@@ -281,11 +310,29 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
     patience = int(config.get("patience", 0) or 0)
     restore = bool(config.get("restore_best", True))
     history = History()
-    best, best_state, wait = float("inf"), None, 0
+    best, best_state, wait, done, stopped = float("inf"), None, 0, 0, False
+    ckpt_cfg = getattr(model, "checkpointing", None) or {}
+    ckpt = None
+    if ckpt_cfg.get("checkpoint_dir") is not None:
+        ckpt = Path(ckpt_cfg["checkpoint_dir"]) / CHECKPOINT_FILE
+        if ckpt.exists():
+            if not ckpt_cfg.get("resume"):
+                raise ValueError(f"checkpoint {ckpt} already exists: pass resume=True "
+                                 "(gcl train --resume) to continue that run, or choose an empty "
+                                 "checkpoint folder")
+            state = _load_meow_checkpoint(model, ckpt)
+            history = History(list(state["history"].get("epochs", [])),
+                              list(state["history"].get("evals", [])),
+                              dict(state["history"].get("meta", {})))
+            best, best_state, wait = float(state["best"]), state["best_state"], int(state["wait"])
+            done, stopped = int(state["epoch"]), bool(state["stopped"])
+            history.meta.setdefault("resumes", []).append(
+                {"epoch": done, "train_s": history.meta.get("train_s", 0.0)})
     if torch.cuda.is_available() and model.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(model.device)
+    prior_train_s = history.meta.get("train_s", 0.0)
     t_start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
+    for epoch in range(done + 1, 1 if stopped else epochs + 1):
         t0 = time.perf_counter()
         loss = model.step()
         entry = {"epoch": epoch, "loss": loss, "time_s": time.perf_counter() - t0}
@@ -297,11 +344,19 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
                 best_state = model.state()
         else:
             wait += 1
+        done = epoch
         if patience and wait >= patience:
+            stopped = True
             break
+        if ckpt is not None and epoch % ckpt_cfg["checkpoint_every"] == 0 and epoch < epochs:
+            history.meta["train_s"] = prior_train_s + time.perf_counter() - t_start
+            _save_meow_checkpoint(model, ckpt, history, best, best_state, wait, done, False)
+    if ckpt is not None:
+        history.meta["train_s"] = prior_train_s + time.perf_counter() - t_start
+        _save_meow_checkpoint(model, ckpt, history, best, best_state, wait, done, stopped)
     if restore and best_state is not None:
         model.load_state(best_state)
-    history.meta.update(train_s=time.perf_counter() - t_start, best_loss=best,
+    history.meta.update(train_s=prior_train_s + time.perf_counter() - t_start, best_loss=best,
                         stopped_epoch=len(history.epochs), device=str(model.device),
                         pathsim_kept=model.inputs["kept"])
     if model.device.type == "cuda":
@@ -311,6 +366,38 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
 
         history.meta["peak_mem_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return history
+
+
+MEOW_CHECKPOINT_FORMAT = "gcl-meow/1"
+
+
+def _save_meow_checkpoint(model: MEOWModel, path: Path, history: History, best: float,
+                          best_state, wait: int, epoch: int, stopped: bool) -> None:
+    """Everything :func:`fit_meow` needs to go on exactly: the current and the best states,
+    the optimiser, the early-stopping counters (``stopped``: early stopping ended the run, a
+    resume does not go on), the history and every random state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_torch_save({
+        "format": MEOW_CHECKPOINT_FORMAT, "variant": model.variant, "state": model.state(),
+        "optimizer": model.optimizer.state_dict(), "best": best, "best_state": best_state,
+        "wait": wait, "epoch": epoch, "stopped": stopped, "history": history.to_dict(),
+        "meta": model.meta, "rng": get_rng_state(),
+    }, path)
+
+
+def _load_meow_checkpoint(model: MEOWModel, path: Path) -> dict:
+    payload = read_checkpoint(path, MEOW_CHECKPOINT_FORMAT, "MEOW")
+    check_checkpoint_meta(path, payload, model.meta)
+    if payload.get("variant") != model.variant:
+        raise ValueError(f"checkpoint {path} is of {payload.get('variant')}, not {model.variant}")
+    try:
+        model.load_state(payload["state"])
+        model.optimizer.load_state_dict(payload["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        raise ValueError(f"checkpoint {path} does not fit this model (was it written with "
+                         f"another configuration?): {' '.join(str(err).split())}") from err
+    set_rng_state(payload["rng"])
+    return payload
 
 
 def evaluate_meow(model: MEOWModel, graph, config: dict, seed: int) -> dict:

@@ -218,7 +218,8 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         log: where to print one line per run (``None`` for silence).
         save_embeddings: save the last run's embeddings, labels and split masks to this file.
         checkpoint_dir: keep a resumable checkpoint of each run in ``checkpoint_dir/seed-<s>/``
-            (see :meth:`gcl.Pipeline.fit`); default: none.
+            (see :meth:`gcl.Pipeline.fit`; MEOW and AdaMEOW keep theirs in
+            :func:`gcl.methods.meow.fit_meow`; PamC has none); default: none.
         checkpoint_every: checkpoint period in epochs (default: 10).
         resume: continue each run from its checkpoint when there is one; finished runs are
             only re-evaluated (default: ``False``).
@@ -259,6 +260,9 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         data = load_method_data(dataset, config, root=data_root, seed=s)
         pipeline = spec.build({**config, "device": str(dev), "progress": progress}, data)
         if checkpoint_dir is not None:
+            if not hasattr(pipeline, "configure_checkpoints"):
+                raise ValueError(f"method {spec.name!r} does not support checkpoints: run it "
+                                 "without checkpoint_dir (--checkpoint-dir)")
             pipeline.meta.update(method=spec.name, dataset=dataset, seed=s,
                                  config={k: v for k, v in config.items() if k != "epochs"})
             pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
