@@ -130,3 +130,30 @@ def test_kept_blocks_survive_a_second_backward(monkeypatch):
     (g1,) = torch.autograd.grad(loss, [u1], retain_graph=True)
     (g2,) = torch.autograd.grad(loss, [u1])
     torch.testing.assert_close(g1, g2, rtol=0, atol=1e-6)
+
+
+def test_keep_bytes_per_call_and_per_recipe():
+    from gcl.data import synthetic
+    from gcl.methods import get_method, load_config
+    from gcl.objectives import InfoNCE
+
+    gen = torch.Generator().manual_seed(6)
+    u1 = F.normalize(torch.randn(50, 4, generator=gen, dtype=torch.float64), dim=1)
+    u2 = F.normalize(torch.randn(50, 4, generator=gen, dtype=torch.float64), dim=1)
+    out = []
+    for keep in (0, 2**20):
+        a = u1.clone().requires_grad_(True)
+        loss = blockwise_info_nce_normalized(a, u2, 0.5, block_size=16, keep_bytes=keep)
+        out.append((loss.detach(), *torch.autograd.grad(loss, [a])))
+    for x, y in zip(*out):
+        torch.testing.assert_close(x, y, rtol=0, atol=1e-14)
+    with pytest.raises(ValueError, match="keep_bytes"):
+        blockwise_info_nce_normalized(u1, u2, 0.5, keep_bytes=-1)
+    with pytest.raises(ValueError, match="keep_blocks_mb"):
+        InfoNCE(keep_blocks_mb=-1)
+    data = synthetic(num_nodes=30, num_features=5, num_classes=2, seed=0)
+    for method in ("grace", "gca", "csgcl"):
+        cfg = load_config(method, "synthetic", overrides={"keep_blocks_mb": 2})
+        assert get_method(method).build({**cfg, "device": "cpu"}, data).objective.keep_bytes == 2**21
+        cfg = load_config(method, "synthetic")
+        assert get_method(method).build({**cfg, "device": "cpu"}, data).objective.keep_bytes is None

@@ -22,7 +22,7 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
           community_method: str = "leiden", community_seed: int | None = None,
           legacy_strength: bool = False,
           block_size: int | None = None, lr: float = 0.01, weight_decay: float = 1e-5,
-          device: str = "auto", seed: int | None = None,
+          keep_blocks_mb: float | None = None, device: str = "auto", seed: int | None = None,
           progress: bool | None = None) -> Pipeline:
     """Assemble CSGCL: two views of Communal Edge Dropping + Communal Attribute Voting, a 2-layer
     GCN encoder, the Linear-ELU-Linear head and the Team-up objective (InfoNCE with the community
@@ -53,6 +53,9 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         block_size: Team-up's dense/blockwise choice (see :func:`gcl.objectives.info_nce`).
         lr: Adam learning rate (default: 0.01).
         weight_decay: Adam weight decay (default: 1e-5).
+        keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
+            in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
+            (default: ``None``, off).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).
@@ -81,7 +84,8 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         Compose([CommunalEdgeDropping(e2, ced_threshold, **common),
                  CommunalAttributeVoting(f2, cav_threshold, cav_dense, **common)]),
     )
-    objective = TeamUp(tau=tau, gamma_max=gamma, t0=t0, block_size=block_size, **common)
+    objective = TeamUp(tau=tau, gamma_max=gamma, t0=t0, block_size=block_size,
+                       keep_blocks_mb=keep_blocks_mb, **common)
     pipe = Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
         objective,

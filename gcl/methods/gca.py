@@ -17,7 +17,7 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
         drop_edge=(0.3, 0.5), drop_feature=(0.1, 0.1), centrality: str = "degree",
         threshold: float = 0.7, dense_features: bool = False, tau: float = 0.3,
         block_size: int | None = None, lr: float = 0.1, weight_decay: float = 1e-5,
-        device: str = "auto", seed: int | None = None,
+        keep_blocks_mb: float | None = None, device: str = "auto", seed: int | None = None,
         progress: bool | None = None) -> Pipeline:
     """Assemble GCA: two views of centrality-weighted edge dropping and feature masking (drop
     probabilities capped at ``threshold``), a 2-layer GCN, the Linear-ELU-Linear head and GRACE's
@@ -38,6 +38,9 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
         block_size: InfoNCE's dense/blockwise choice.
         lr: Adam learning rate (default: 0.1).
         weight_decay: Adam weight decay (default: 1e-5).
+        keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
+            in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
+            (default: ``None``, off).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).
@@ -64,7 +67,7 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
 
     return Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
-        InfoNCE(tau=tau, block_size=block_size),
+        InfoNCE(tau=tau, block_size=block_size, keep_blocks_mb=keep_blocks_mb),
         augment=(view(e1, f1), view(e2, f2)),
         head=ProjectionHead(hidden, proj_hidden, hidden),
         lr=lr,

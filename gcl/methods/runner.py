@@ -194,6 +194,11 @@ def load_method_data(dataset: str, config: dict, *, root=None, seed: int = 0):
                       normalize_features=bool(config.get("normalize_features", False)))
 
 
+#: Configuration keys a checkpointed run may change when it is resumed: more epochs, and how
+#: much memory the loss may use for speed (the values it computes are the same).
+_RESUMABLE_KEYS = ("epochs", "keep_blocks_mb")
+
+
 def run(method: str, dataset: str, *, config_path=None, overrides: dict | None = None,
         runs: int = 1, seed: int = 0, device: str = "auto", data_root=None,
         progress: bool | None = None, log: Callable[[str], None] | None = print,
@@ -264,7 +269,8 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
                 raise ValueError(f"method {spec.name!r} does not support checkpoints: run it "
                                  "without checkpoint_dir (--checkpoint-dir)")
             pipeline.meta.update(method=spec.name, dataset=dataset, seed=s,
-                                 config={k: v for k, v in config.items() if k != "epochs"})
+                                 config={k: v for k, v in config.items()
+                                         if k not in _RESUMABLE_KEYS})
             pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
                                            checkpoint_every, resume)
         apply_plugins(pipeline, config)

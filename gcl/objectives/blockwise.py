@@ -4,7 +4,8 @@ The dense loss materialises N×N similarity matrices (one fp32 N×N is 107 GiB o
 autograd keeps several of them for the backward pass. Here a custom autograd function streams row
 blocks of ``B`` anchors: the forward pass keeps only the per-anchor log-sum-exps (O(N)), and the
 backward pass recomputes each block's similarities and turns them into gradients with two matrix
-products per block (or, opt-in, reuses blocks kept by the forward: :data:`KEEP_BLOCKS_BYTES`).
+products for the inter-view block and one for each intra-view block, whose matrix is symmetric
+(or, opt-in, reuses blocks kept by the forward: :data:`KEEP_BLOCKS_BYTES`).
 Values and gradients equal the dense loss (tested to 1e-5 relative).
 
 The loss is the one of :func:`gcl.objectives.info_nce`; see there for the formula. Notation below:
@@ -39,9 +40,10 @@ BLOCK_ELEMENTS = {"cpu": 4 * 2**20, "cuda": 64 * 2**20}
 #: When the raw similarity blocks of one step (``S12``, ``S11``, ``S22``: up to ``3 N^2``
 #: values) fit in this many bytes, the forward pass keeps them and the backward pass reuses
 #: them instead of recomputing three matrix products per block (10-15 % of a CPU step on
-#: CiteSeer, measured on a loaded machine), at the price of that memory. Off (0) by default, so
-#: the loss stays in ``O(B N)`` memory; set e.g. ``256 * 2**20`` to trade memory for speed on
-#: small graphs.
+#: CiteSeer; the loss's backward pass 2x faster at N = 7650, d = 256; both measured on a loaded
+#: machine), at the price of that memory. Off (0) by default, so the loss stays in ``O(B N)``
+#: memory; set it per call (``keep_bytes``), per objective (``InfoNCE(keep_blocks_mb=...)``) or
+#: per run (``--set keep_blocks_mb=1024``) to trade memory for speed.
 KEEP_BLOCKS_BYTES = 0
 
 
@@ -90,7 +92,7 @@ def _mask_diagonal_(mat: Tensor, start: int, value: float) -> None:
 class _BlockwiseInfoNCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u1: Tensor, u2: Tensor, bias: Tensor | None, tau: float, intra: bool,
-                symmetric: bool, block: int) -> Tensor:
+                symmetric: bool, block: int, keep_bytes: int) -> Tensor:
         n = u1.size(0)
         inv_tau = 1.0 / tau
         use_intra = intra and n > 1
@@ -100,7 +102,7 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         col_sum = torch.zeros(n, dtype=u1.dtype, device=u1.device)
         neg_inf = -math.inf
         per_matrix = n * n * u1.element_size()
-        keep = KEEP_BLOCKS_BYTES > 0 and (1 + 2 * use_intra) * per_matrix <= KEEP_BLOCKS_BYTES
+        keep = keep_bytes > 0 and (1 + 2 * use_intra) * per_matrix <= keep_bytes
         kept: list[list[Tensor]] | None = [] if keep else None
         for s, e in _blocks(n, block):
             a1 = u1[s:e] * inv_tau
@@ -191,29 +193,37 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             del grad
             if ctx.intra:
                 q1 = saved[1] if saved is not None else a1 @ u1.t()
-                if bias is not None:
-                    q1.add_(bias.unsqueeze(0))
-                q1.sub_(lse1[s:e].unsqueeze(1)).exp_().mul_(w1)
-                _mask_diagonal_(q1, s, 0.0)
-                # S11 = u1 u1ᵀ / τ: both factors are u1
-                g1[s:e].add_(q1 @ u1, alpha=inv_tau)
-                g1.add_(q1.t() @ u1[s:e], alpha=inv_tau)
+                g1[s:e].add_(_intra_grad(q1, bias, lse1, s, e, w1) @ u1, alpha=inv_tau)
                 del q1
                 if ctx.symmetric:
                     q2 = saved[2] if saved is not None else (u2[s:e] * inv_tau) @ u2.t()
-                    if bias is not None:
-                        q2.add_(bias.unsqueeze(0))
-                    q2.sub_(lse2[s:e].unsqueeze(1)).exp_().mul_(w2)
-                    _mask_diagonal_(q2, s, 0.0)
-                    g2[s:e].add_(q2 @ u2, alpha=inv_tau)
-                    g2.add_(q2.t() @ u2[s:e], alpha=inv_tau)
+                    g2[s:e].add_(_intra_grad(q2, bias, lse2, s, e, w2) @ u2, alpha=inv_tau)
                     del q2
-        return g1, g2, None, None, None, None, None
+        return g1, g2, None, None, None, None, None, None
+
+
+def _intra_grad(q: Tensor, bias: Tensor | None, lse: Tensor, s: int, e: int, w) -> Tensor:
+    """Rows ``s:e`` of ``G + Gᵀ`` for an intra-view matrix ``S = u uᵀ/τ`` (row block ``q``,
+    consumed), where ``G[i, j] = w·exp(S[i, j] + b_j − lse_i)`` off the diagonal and 0 on it.
+
+    ``S`` is symmetric, so ``Gᵀ[i, j] = w·exp(S[i, j] + b_i − lse_j)`` comes from the same block,
+    and the gradient of ``u`` through both factors of ``S`` is ``(G + Gᵀ) u / τ``: one matrix
+    product per block instead of two.
+    """
+    t = q - lse.unsqueeze(0)  # the transposed term, read by columns
+    if bias is not None:
+        t.add_(bias[s:e].unsqueeze(1))
+        q.add_(bias.unsqueeze(0))
+    q.sub_(lse[s:e].unsqueeze(1)).exp_().add_(t.exp_()).mul_(w)
+    del t
+    _mask_diagonal_(q, s, 0.0)
+    return q
 
 
 def blockwise_info_nce_normalized(u1: Tensor, u2: Tensor, tau: float, *,
                                   col_bias: Tensor | None = None, intra_view: bool = True,
-                                  symmetric: bool = True, block_size: int | None = None) -> Tensor:
+                                  symmetric: bool = True, block_size: int | None = None,
+                                  keep_bytes: int | None = None) -> Tensor:
     """Mean InfoNCE of two **L2-normalised** views, computed block by block.
 
     Use :func:`gcl.objectives.info_nce` (which normalises and picks the dense or blockwise path)
@@ -226,6 +236,8 @@ def blockwise_info_nce_normalized(u1: Tensor, u2: Tensor, tau: float, *,
         intra_view: include intra-view negatives (default: ``True``).
         symmetric: average both anchor views (default: ``True``).
         block_size: anchors per block (default: :func:`auto_block_size`).
+        keep_bytes: keep the forward's similarity blocks for the backward pass when they fit in
+            this many bytes (default: :data:`KEEP_BLOCKS_BYTES`; 0: always recompute).
 
     Returns:
         Tensor: the scalar mean loss, differentiable with respect to ``u1`` and ``u2``.
@@ -245,5 +257,8 @@ def blockwise_info_nce_normalized(u1: Tensor, u2: Tensor, tau: float, *,
              else int(block_size))
     if block < 1:
         raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    keep = KEEP_BLOCKS_BYTES if keep_bytes is None else int(keep_bytes)
+    if keep < 0:
+        raise ValueError(f"keep_bytes must be None or >= 0, got {keep_bytes!r}")
     return _BlockwiseInfoNCE.apply(u1, u2, col_bias, float(tau), bool(intra_view),
-                                   bool(symmetric), block)
+                                   bool(symmetric), block, keep)

@@ -78,7 +78,7 @@ def _per_anchor_losses(z1: Tensor, z2: Tensor, tau: float, col_bias: Tensor | No
 
 def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | None = None,
              intra_view: bool = True, symmetric: bool = True, reduction: str = "mean",
-             block_size: int | None = None) -> Tensor:
+             block_size: int | None = None, keep_bytes: int | None = None) -> Tensor:
     r"""GRACE's InfoNCE between two views, computed with log-sum-exp (no overflow for small τ).
 
     For anchor :math:`i` of view 1, with cosine similarity :math:`\theta` and temperature τ,
@@ -103,6 +103,9 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
             block size (O(N·d + B·N) memory, see :mod:`gcl.objectives.blockwise`); ``0`` forces
             the dense computation; a positive ``B`` forces blockwise with ``B`` anchors per block.
             ``reduction="none"`` and a differentiable ``col_bias`` always use the dense path.
+        keep_bytes: blockwise path only: keep the similarity blocks for the backward pass when
+            they fit in this many bytes (faster, more memory; default:
+            :data:`gcl.objectives.blockwise.KEEP_BLOCKS_BYTES`, off).
 
     Returns:
         Tensor: the loss.
@@ -128,7 +131,8 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
              or (block_size is None and n <= DENSE_MAX_NODES))
     if not dense:
         loss = blockwise_info_nce_normalized(z1, z2, tau, col_bias=col_bias, intra_view=intra_view,
-                                             symmetric=symmetric, block_size=block_size)
+                                             symmetric=symmetric, block_size=block_size,
+                                             keep_bytes=keep_bytes)
         return loss * n if reduction == "sum" else loss
     losses = _per_anchor_losses(z1, z2, tau, col_bias, intra_view, symmetric)
     if reduction == "mean":
@@ -146,6 +150,9 @@ class InfoNCE(Objective):
         intra_view: include intra-view negatives (default: ``True``).
         symmetric: average over both anchor views (default: ``True``).
         block_size: dense / blockwise selection, see :func:`info_nce` (default: automatic).
+        keep_blocks_mb: on the blockwise path, keep the similarity blocks for the backward pass
+            when they fit in this many MiB instead of recomputing them (faster, more memory;
+            default: ``None``, the module default, off).
 
     Example:
         >>> loss_fn = InfoNCE(tau=0.4)
@@ -155,13 +162,16 @@ class InfoNCE(Objective):
     """
 
     def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True,
-                 block_size: int | None = None) -> None:
+                 block_size: int | None = None, keep_blocks_mb: float | None = None) -> None:
         super().__init__()
         if block_size is not None and (isinstance(block_size, bool)
                                        or not isinstance(block_size, int) or block_size < 0):
             raise ValueError(f"argument 'block_size' of InfoNCE must be None, 0 (dense) or a "
                              f"positive integer, got {block_size!r}")
         self.block_size = block_size
+        if keep_blocks_mb is not None:
+            check_positive(keep_blocks_mb, "keep_blocks_mb", "InfoNCE", allow_zero=True)
+        self.keep_bytes = None if keep_blocks_mb is None else int(keep_blocks_mb * 2**20)
         self.tau = float(check_positive(tau, "tau", "InfoNCE"))
         self.intra_view = bool(intra_view)
         self.symmetric = bool(symmetric)
@@ -173,7 +183,7 @@ class InfoNCE(Objective):
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
         return info_nce(h1, h2, self.tau, col_bias=self.column_bias(step, h1.size(0)),
                         intra_view=self.intra_view, symmetric=self.symmetric,
-                        block_size=self.block_size)
+                        block_size=self.block_size, keep_bytes=self.keep_bytes)
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, intra_view={self.intra_view}, symmetric={self.symmetric}"

@@ -57,7 +57,7 @@ class TeamUp(InfoNCE):
         method: community detection method when detecting (default: ``"leiden"``).
         community_seed: detection seed (default: 0; the same default as CAV/CED, so all share
             one cached detection).
-        intra_view, symmetric, block_size: as in :class:`InfoNCE`.
+        intra_view, symmetric, block_size, keep_blocks_mb: as in :class:`InfoNCE`.
         legacy_strength: detect with the reference's earlier doubled strength formula
             (default: ``False``).
 
@@ -71,9 +71,10 @@ class TeamUp(InfoNCE):
     def __init__(self, tau: float = 0.5, gamma_max: float = 1.0, t0: float = 0, ramp: float = 100.0,
                  node_strength: Tensor | None = None, method: str = "leiden",
                  community_seed: int = 0, intra_view: bool = True, symmetric: bool = True,
-                 block_size: int | None = None, legacy_strength: bool = False) -> None:
+                 block_size: int | None = None, legacy_strength: bool = False,
+                 keep_blocks_mb: float | None = None) -> None:
         super().__init__(tau=tau, intra_view=intra_view, symmetric=symmetric,
-                         block_size=block_size)
+                         block_size=block_size, keep_blocks_mb=keep_blocks_mb)
         self.gamma_max = float(check_positive(gamma_max, "gamma_max", "TeamUp", allow_zero=True))
         self.t0 = float(check_positive(t0, "t0", "TeamUp", allow_zero=True))
         self.ramp = float(check_positive(ramp, "ramp", "TeamUp"))
