@@ -282,6 +282,39 @@ def test_concentration_matches_loop():
     np.testing.assert_allclose(cluster_concentration(score, assign, 7, 0.7).numpy(), phi)
 
 
+def _naive_kmeans(x, k, niter, nredo, seed):
+    """Lloyd with inner-product assignment, loops over points: the reference for torch_kmeans."""
+    n = x.shape[0]
+    gen = torch.Generator().manual_seed(seed)
+    best = None
+    for _ in range(nredo):
+        cent = x[torch.randperm(n, generator=gen)[:k]].double()
+        for _ in range(niter):
+            assign = [int(torch.argmax(cent @ x[i].double())) for i in range(n)]
+            sums, counts = torch.zeros_like(cent), [0] * k
+            for i, a in enumerate(assign):
+                sums[a] += x[i].double()
+                counts[a] += 1
+            empty = [j for j in range(k) if counts[j] == 0]
+            cent = torch.stack([sums[j] / max(counts[j], 1) for j in range(k)])
+            if empty:
+                pick = torch.randint(0, n, (len(empty),), generator=gen)
+                cent[empty] = x[pick].double()
+        score, assign = (x.double() @ cent.t()).max(1)
+        if best is None or float(score.sum()) > best[0]:
+            best = (float(score.sum()), assign, cent)
+    return best[1], F.normalize(best[2], dim=1)
+
+
+def test_kmeans_equals_a_naive_lloyd():
+    gen = torch.Generator().manual_seed(3)
+    x = F.normalize(torch.randn(90, 5, generator=gen), dim=1)
+    assign, cent, _ = torch_kmeans(x, 7, niter=6, nredo=3, seed=2)
+    ref_assign, ref_cent = _naive_kmeans(x, 7, 6, 3, 2)
+    assert torch.equal(assign, ref_assign)
+    torch.testing.assert_close(cent.double(), ref_cent, rtol=0, atol=1e-5)
+
+
 def test_kmeans_is_seeded_and_finds_clusters():
     gen = torch.Generator().manual_seed(0)
     centers = F.normalize(torch.randn(3, 8, generator=gen), dim=1) * 5

@@ -51,14 +51,21 @@ def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: in
         raise ValueError(f"torch_kmeans: k={k} must lie in [1, {n}] (the number of points)")
     x = x.detach()
     gen = torch.Generator(device="cpu").manual_seed(int(seed))
+    # Cluster sums: index_add_ on the CPU (N·d additions; ~100x faster than the product below
+    # at N = 6564, k = 1200); on other devices a one-hot product, which is deterministic where
+    # index_add_'s atomic additions are not.
+    by_index = x.device.type == "cpu"
     best = None
     for _ in range(int(nredo)):
         cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
         for _ in range(int(niter)):
             assign = (x @ cent.t()).argmax(1)
-            onehot = torch.zeros(n, k, dtype=x.dtype, device=x.device)
-            onehot[torch.arange(n, device=x.device), assign] = 1  # a matmul beats index_add_
-            sums = onehot.t() @ x
+            if by_index:
+                sums = torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, assign, x)
+            else:
+                onehot = torch.zeros(n, k, dtype=x.dtype, device=x.device)
+                onehot[torch.arange(n, device=x.device), assign] = 1
+                sums = onehot.t() @ x
             counts = torch.bincount(assign, minlength=k)
             empty = counts == 0
             cent = sums / counts.clamp(min=1).unsqueeze(1).to(x.dtype)
