@@ -7,7 +7,8 @@ capped (``--mem-cap-gb``) so it stops with an allocation error instead of waking
 
 FLOP/s counts the matrix products the implementation executes (the exp/log work is not counted):
 the dense loss runs 3 products forward and 6 backward (18·N²·d flops), the blockwise one recomputes
-the 3 forward products in its backward pass (24·N²·d). "% of matmul" divides that rate by the rate
+the 3 forward products in its backward pass and needs one product per symmetric intra-view block
+(3 + 3 + 2 + 1 + 1 products, 20·N²·d). "% of matmul" divides that rate by the rate
 of the same sequence of matrix products, with the same shapes, run alone on the same device.
 
 Usage:
@@ -34,7 +35,8 @@ def _products(impl: str, n: int, d: int, block: int) -> list[tuple[int, int, int
     for s in range(0, n, block):
         b = min(block, n - s)
         shapes += [(b, d, n)] * 6  # forward + recomputation in backward
-        shapes += [(b, n, d)] * 3 + [(n, b, d)] * 3  # gradients of both factors
+        # inter-view block: gradients of both factors; intra-view blocks: one (G + Gᵀ) product
+        shapes += [(b, n, d)] * 3 + [(n, b, d)]
     return shapes
 
 
