@@ -257,6 +257,18 @@ class History:
         """A JSON-serialisable copy."""
         return {"epochs": list(self.epochs), "evals": list(self.evals), "meta": dict(self.meta)}
 
+    @classmethod
+    def from_dict(cls, d: dict | None) -> History:
+        """The inverse of :meth:`to_dict` (missing parts are empty)."""
+        d = d or {}
+        return cls(list(d.get("epochs", [])), list(d.get("evals", [])), dict(d.get("meta", {})))
+
+    def note_resume(self, epoch: int) -> None:
+        """Record in ``meta["resumes"]`` that training was picked up from a checkpoint at
+        ``epoch``, with the training time spent before (``meta["train_s"]``)."""
+        self.meta.setdefault("resumes", []).append(
+            {"epoch": epoch, "train_s": self.meta.get("train_s", 0.0)})
+
 
 def _as_pair(augment) -> tuple[Callable, Callable]:
     if augment is None:
@@ -555,9 +567,7 @@ class Pipeline(nn.Module):
                     )
                 payload = self._load(ckpt, load_optimizer=True, restore_rng=True,
                                      check_meta=True)
-                # where this process picked the run up, and the training time spent before
-                self.history.meta.setdefault("resumes", []).append(
-                    {"epoch": self.epoch, "train_s": self.history.meta.get("train_s", 0.0)})
+                self.history.note_resume(self.epoch)
                 if payload.get("stopped") or self.epoch >= target:
                     return self.history
         if self.device.type == "cuda":
@@ -746,9 +756,7 @@ class Pipeline(nn.Module):
                 set_rng_state(payload["rng"])
             self._set_generator_states(payload.get("generators") or {})
         self.epoch = int(payload.get("epoch", 0))
-        hist = payload.get("history") or {}
-        self.history = History(list(hist.get("epochs", [])), list(hist.get("evals", [])),
-                               dict(hist.get("meta", {})))
+        self.history = History.from_dict(payload.get("history"))
         self.meta.update(payload.get("meta") or {})
         return payload
 

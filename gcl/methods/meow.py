@@ -321,13 +321,10 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
                                  "(gcl train --resume) to continue that run, or choose an empty "
                                  "checkpoint folder")
             state = _load_meow_checkpoint(model, ckpt)
-            history = History(list(state["history"].get("epochs", [])),
-                              list(state["history"].get("evals", [])),
-                              dict(state["history"].get("meta", {})))
+            history = History.from_dict(state["history"])
             best, best_state, wait = float(state["best"]), state["best_state"], int(state["wait"])
             done, stopped = int(state["epoch"]), bool(state["stopped"])
-            history.meta.setdefault("resumes", []).append(
-                {"epoch": done, "train_s": history.meta.get("train_s", 0.0)})
+            history.note_resume(done)
     if torch.cuda.is_available() and model.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(model.device)
     prior_train_s = history.meta.get("train_s", 0.0)
