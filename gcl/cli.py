@@ -105,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save PNGs of the training loss and a t-SNE of the last run's embeddings "
                         "in DIR (embeddings go to DIR too unless --save-emb is given)")
     p.add_argument("--eval-every", type=int, default=0, metavar="K",
-                   help="linear-probe the embeddings every K epochs (0: off); the scores are "
-                        "kept in the record and plotted")
+                   help="linear-probe the embeddings every K epochs (0: off; MEOW/AdaMEOW: "
+                        "a short HeCo check with NMI/ARI); the scores are kept in the record "
+                        "and plotted")
     _add_checkpoint_args(p)
 
     p = sub.add_parser("plot", formatter_class=_Formatter,

@@ -466,3 +466,33 @@ def test_meow_checkpoint_resume_is_exact(method, tmp_path):
     again, _, _ = _toy_meow(method, tmp_path, resume=True)
     assert fit_meow(again, g, cfg).losses == ref_hist.losses
     assert torch.equal(again.embed(g), ref.embed(g))
+
+
+@pytest.mark.parametrize("method", ["meow", "adameow"])
+def test_monitor_scores_the_current_state_and_leaves_training_unchanged(method):
+    from gcl.methods.meow import monitor_meow
+
+    ref, g, cfg = _toy_meow(method)
+    cfg = {**cfg, "restore_best": False, "eval_steps": 20, "monitor_heads": 2,
+           "monitor_cluster_fits": 1}
+    ref_hist = fit_meow(ref, g, cfg)
+    with pytest.raises(ValueError, match="labels and splits"):
+        fit_meow(_toy_meow(method)[0], g, {**cfg, "monitor_every": 4})
+
+    mon, g2, _ = _toy_meow(method)
+    g2.y = torch.arange(30) % 3
+    idx = torch.randperm(30, generator=torch.Generator().manual_seed(0))
+    g2.splits = {2: (idx[:6], idx[6:12], idx[12:])}
+    hist = fit_meow(mon, g2, {**cfg, "monitor_every": 4})
+    assert hist.losses == ref_hist.losses
+    assert torch.equal(mon.embed(g2), ref.embed(g))
+    last = 11 if method == "meow" else 12
+    assert [e["epoch"] for e in hist.evals] == [4, 8, last]
+    assert set(hist.evals[-1]) == {"epoch", "macro_f1@2", "micro_f1@2", "auc@2", "nmi", "ari"}
+    # the last check scored the final (last, not restored) state
+    assert {"epoch": last, **monitor_meow(mon, g2, cfg)} == hist.evals[-1]
+    # train-mode embeddings draw dropout masks: the random state is put back after each check
+    mon_t, g3, _ = _toy_meow(method)
+    g3.y, g3.splits = g2.y, g2.splits
+    hist_t = fit_meow(mon_t, g3, {**cfg, "monitor_every": 4, "embed_mode": "train"})
+    assert hist_t.losses == ref_hist.losses

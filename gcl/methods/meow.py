@@ -281,8 +281,10 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
         model: the model from :func:`build_meow` or :func:`build_adameow`.
         graph: the meta-path graph (unused: the model holds its inputs; kept for the ``fit``
             signature of registered methods).
-        config: ``epochs`` (required), ``patience`` (default: 0, no early stopping) and
-            ``restore_best`` (default: ``True``).
+        config: ``epochs`` (required), ``patience`` (default: 0, no early stopping),
+            ``restore_best`` (default: ``True``) and ``monitor_every`` (default: 0, off; ``K``
+            scores the current state every ``K`` steps and after the last one with
+            :func:`monitor_meow`, into ``history.evals``: ``gcl train --eval-every K``).
 
     Returns:
         History: one entry per step (``epoch``, ``loss``, ``time_s`` and the loss's own terms)
@@ -290,7 +292,8 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
         ``pathsim_kept`` and ``peak_mem_mb``.
 
     Raises:
-        ValueError: ``epochs`` is not a positive integer.
+        ValueError: ``epochs`` is not a positive integer, or ``monitor_every`` is set on a
+            graph without labels and splits.
 
     Example:
         >>> import scipy.sparse as sp
@@ -309,6 +312,11 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
     epochs = int(check_positive(config["epochs"], "epochs", "fit_meow", integer=True))
     patience = int(config.get("patience", 0) or 0)
     restore = bool(config.get("restore_best", True))
+    every = int(config.get("monitor_every") or 0)
+    if every < 0:
+        raise ValueError(f"monitor_every must be >= 0, got {every}")
+    if every and (getattr(graph, "y", None) is None or not getattr(graph, "splits", None)):
+        raise ValueError("monitor_every needs labels and splits on the graph (y, splits)")
     history = History()
     best, best_state, wait, done, stopped = float("inf"), None, 0, 0, False
     ckpt_cfg = getattr(model, "checkpointing", None) or {}
@@ -342,12 +350,16 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
         else:
             wait += 1
         done = epoch
+        if every and epoch % every == 0:
+            history.evals.append({"epoch": epoch, **monitor_meow(model, graph, config)})
         if patience and wait >= patience:
             stopped = True
             break
         if ckpt is not None and epoch % ckpt_cfg["checkpoint_every"] == 0 and epoch < epochs:
             history.meta["train_s"] = prior_train_s + time.perf_counter() - t_start
             _save_meow_checkpoint(model, ckpt, history, best, best_state, wait, done, False)
+    if every and done and (not history.evals or history.evals[-1]["epoch"] != done):
+        history.evals.append({"epoch": done, **monitor_meow(model, graph, config)})
     if ckpt is not None:
         history.meta["train_s"] = prior_train_s + time.perf_counter() - t_start
         _save_meow_checkpoint(model, ckpt, history, best, best_state, wait, done, stopped)
@@ -363,6 +375,39 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
 
         history.meta["peak_mem_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return history
+
+
+def monitor_meow(model: MEOWModel, graph, config: dict) -> dict:
+    """Scores of the current state along training (``monitor_every``): a short HeCo
+    classification at the smallest split size (``monitor_heads`` heads, default 5, of
+    ``eval_steps`` steps) and k-means NMI/ARI (``monitor_cluster_fits`` fits, default 3) on the
+    embeddings of ``embed_mode``. Every global random state is restored afterwards, so a
+    monitored run trains exactly as an unmonitored one.
+
+    Args:
+        model: the :class:`MEOWModel` being trained.
+        graph: the meta-path graph, with ``y`` and ``splits``.
+        config: the run configuration (``eval_lr``, ``eval_wd``, ``eval_steps``,
+            ``monitor_heads``, ``monitor_cluster_fits``, ``embed_mode``).
+
+    Returns:
+        dict: ``"macro_f1@S"``, ``"micro_f1@S"``, ``"auc@S"`` (``S`` the smallest split size),
+        ``"nmi"`` and ``"ari"``, as means.
+    """
+    from ..evaluation import heco_evaluate
+
+    rng = get_rng_state()
+    try:
+        z = model.embed(graph, mode=str(config.get("embed_mode", "eval")))
+        scores = heco_evaluate(z, graph, lr=float(config["eval_lr"]),
+                               weight_decay=float(config.get("eval_wd", 0.0)),
+                               heads=int(config.get("monitor_heads", 5)),
+                               steps=int(config.get("eval_steps", 200)), seed=0,
+                               cluster_seeds=range(int(config.get("monitor_cluster_fits", 3))),
+                               split_sizes=[min(graph.splits)])
+    finally:
+        set_rng_state(rng)
+    return {key: float(value["mean"]) for key, value in scores.items()}
 
 
 MEOW_CHECKPOINT_FORMAT = "gcl-meow/1"
