@@ -23,6 +23,9 @@ from pathlib import Path
 __all__ = ["main", "build_parser", "format_metrics_table"]
 
 _ROOT_HELP = "dataset root (default: $GCL_DATA, else the repository's datasets/)"
+#: Protocol tag of ``gcl reproduce`` records trained with ``--set task=link``: their rows go to
+#: a table of their own, beside (not over) the same method's node-classification row.
+LINK_PROTOCOL = "held-out link prediction"
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -149,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "with +POT when POT is on)")
     _add_pot_args(p)
     p.add_argument("--protocol", default="",
-                   help="protocol tag: rows with different tags go to separate tables")
+                   help="protocol tag: rows with different tags go to separate tables "
+                        f"(default with --set task=link: {LINK_PROTOCOL!r})")
     p.add_argument("--results-dir", default="results", help="where result records are kept")
     p.add_argument("--docs", default="docs/reproduction.md", help="the page to regenerate")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -308,6 +312,8 @@ def _cmd_reproduce(args) -> int:
         record["label"] = args.label
     if args.protocol:
         record["protocol"] = args.protocol
+    elif record.get("config", {}).get("task") == "link":
+        record["protocol"] = LINK_PROTOCOL
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = (args.label or record["method"]).lower().replace("+", "-").replace(" ", "-")
     out = Path(args.results_dir) / record["method"] / f"{name}-{args.dataset}-{stamp}.json"

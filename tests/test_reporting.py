@@ -88,6 +88,22 @@ def test_reproduce_appends_a_record_and_regenerates(tmp_path):
     assert "## synthetic" in page and "| GRACE-tiny | 1 |" in page
 
 
+def test_link_prediction_records_get_a_table_of_their_own(tmp_path):
+    results, docs = tmp_path / "results", tmp_path / "r.md"
+    argv = ["reproduce", "--method", "grace", "--dataset", "synthetic", "--seeds", "1",
+            "--device", "cpu", "--results-dir", str(results), "--docs", str(docs),
+            "--set", "epochs=2", "--set", "probe_epochs=20", "--set", "hidden=8",
+            "--set", "proj_hidden=8"]
+    assert main([*argv, "--set", "task=link"]) == 0
+    time.sleep(1.1)  # another time stamp: the node record is the newer one
+    assert main(argv) == 0
+    page = docs.read_text()
+    assert "## synthetic\n" in page and "## synthetic — held-out link prediction" in page
+    link_table = page.split("## synthetic — held-out link prediction")[1].split("##")[0]
+    assert "link_auc" in link_table and "accuracy" not in link_table
+    assert page.count("| GRACE | 1 |") == 2
+
+
 def test_committed_page_matches_the_result_files():
     records = collect_results(REPO / "results")
     paper = load_paper_numbers(REPO / "results" / "paper.yaml")
