@@ -339,16 +339,24 @@ def naive_adameow(loss: AdaMEOWLoss, v, u):
     return -torch.log(sim.diag() / (w * sim).sum(1)).mean()
 
 
-def test_adameow_loss_matches_pair_tensor_reference():
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64])
+def test_adameow_loss_matches_pair_tensor_reference(chunk):
     torch.manual_seed(0)
     v = F.normalize(torch.randn(7, 6), dim=1).requires_grad_()
     u = F.normalize(torch.randn(7, 6), dim=1).requires_grad_()
-    loss = AdaMEOWLoss(6, hidden=4, tau=0.9, chunk_size=3)
+    loss = AdaMEOWLoss(6, hidden=4, tau=0.9, chunk_size=chunk)
+    with torch.no_grad():  # wide pre-activations: tanh saturates for some pairs
+        loss.w1.weight.mul_(4)
     got, want = loss(v, u), naive_adameow(loss, v, u)
     torch.testing.assert_close(got, want)
     params = [v, u, *loss.parameters()]
-    for a, b in zip(torch.autograd.grad(got, params), torch.autograd.grad(want, params)):
+    # an upstream gradient other than 1 (the loss inside a larger objective)
+    outer = torch.tensor(2.5)
+    for a, b in zip(torch.autograd.grad(outer * got + v.sum(), params, allow_unused=True),
+                    torch.autograd.grad(outer * want + v.sum(), params, allow_unused=True)):
         torch.testing.assert_close(a, b)
+    with torch.no_grad():
+        torch.testing.assert_close(loss(v, u), want.detach())
 
 
 # -- end to end -----------------------------------------------------------------------------------
