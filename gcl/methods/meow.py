@@ -379,7 +379,7 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
 
 def monitor_meow(model: MEOWModel, graph, config: dict) -> dict:
     """Scores of the current state along training (``monitor_every``): a short HeCo
-    classification at the smallest split size (``monitor_heads`` heads, default 5, of
+    classification at every split size (``monitor_heads`` heads, default 5, of
     ``eval_steps`` steps) and k-means NMI/ARI (``monitor_cluster_fits`` fits, default 3) on the
     embeddings of ``embed_mode``. Every global random state is restored afterwards, so a
     monitored run trains exactly as an unmonitored one.
@@ -391,7 +391,7 @@ def monitor_meow(model: MEOWModel, graph, config: dict) -> dict:
             ``monitor_heads``, ``monitor_cluster_fits``, ``embed_mode``).
 
     Returns:
-        dict: ``"macro_f1@S"``, ``"micro_f1@S"``, ``"auc@S"`` (``S`` the smallest split size),
+        dict: ``"macro_f1@S"``, ``"micro_f1@S"``, ``"auc@S"`` for every split size ``S``,
         ``"nmi"`` and ``"ari"``, as means.
     """
     from ..evaluation import heco_evaluate
@@ -403,8 +403,7 @@ def monitor_meow(model: MEOWModel, graph, config: dict) -> dict:
                                weight_decay=float(config.get("eval_wd", 0.0)),
                                heads=int(config.get("monitor_heads", 5)),
                                steps=int(config.get("eval_steps", 200)), seed=0,
-                               cluster_seeds=range(int(config.get("monitor_cluster_fits", 3))),
-                               split_sizes=[min(graph.splits)])
+                               cluster_seeds=range(int(config.get("monitor_cluster_fits", 3))))
     finally:
         set_rng_state(rng)
     return {key: float(value["mean"]) for key, value in scores.items()}
