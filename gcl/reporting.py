@@ -141,7 +141,9 @@ def collect_results(results_dir: str | Path = "results") -> list[dict]:
 
 def load_paper_numbers(path: str | Path = "results/paper.yaml") -> list[dict]:
     """Read the paper-number table: a YAML list of ``{label, dataset, metric, value[, std],
-    source}`` entries (values in percent).
+    source[, protocol]}`` entries (values in percent). An entry with a ``protocol`` is shown
+    only beside records of that protocol tag (``gcl reproduce --protocol``); without one, beside
+    the untagged records.
 
     Args:
         path: the YAML file (default: ``results/paper.yaml``); a missing file gives no entries.
@@ -195,15 +197,18 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         >>> render_reproduction([], []).splitlines()[0]
         '# Reproduction'
     """
-    paper_index = {(p["label"].upper(), p["dataset"], p["metric"]): p for p in paper}
+    def where(p):  # the table a paper number belongs to
+        return p["dataset"], p.get("protocol", "")
+
+    paper_index = {(p["label"].upper(), *where(p), p["metric"]): p for p in paper}
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in records:
         groups[(r["dataset"], r.get("protocol", ""))].append(r)
     paper_only = defaultdict(list)
     for p in paper:
-        if not any(record_label(r).upper() == p["label"].upper() and r["dataset"] == p["dataset"]
-                   for r in records):
-            paper_only[p["dataset"]].append(p)
+        if not any(record_label(r).upper() == p["label"].upper()
+                   and (r["dataset"], r.get("protocol", "")) == where(p) for r in records):
+            paper_only[where(p)].append(p)
 
     shown: set[tuple] = set()  # paper-only numbers already shown as rows of a dataset's table
     out = [_HEADER]
@@ -214,7 +219,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         head = ["method", "seeds"]
         for m in metrics:
             head.append(m)
-            if any((record_label(r).upper(), dataset, m) in paper_index for r in rows):
+            if any((record_label(r).upper(), dataset, protocol, m) in paper_index for r in rows):
                 head.append(f"{m} (paper)")
         head += ["train s/run", "device", "record"]
         out.append("| " + " | ".join(head) + " |")
@@ -226,7 +231,7 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
             for m in metrics:
                 cells.append(_fmt(r["metrics"][m]) if m in r["metrics"] else "–")
                 if f"{m} (paper)" in head:
-                    p = paper_index.get((label.upper(), dataset, m))
+                    p = paper_index.get((label.upper(), dataset, protocol, m))
                     if p is None:
                         cells.append("–")
                     else:
@@ -238,23 +243,24 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
             cells.append(r.get("device", "–"))
             cells.append(f"`results/{r['_file']}`")
             out.append("| " + " | ".join(cells) + " |")
-        if not protocol:  # published baselines without a run of ours, as rows of their own
-            for label in sorted({p["label"] for p in paper_only.get(dataset, [])}):
-                mine = {p["metric"]: p for p in paper_only[dataset] if p["label"] == label}
-                if not set(mine) <= set(metrics):
-                    continue
-                cells = [f"{label} (published)", "–"]
-                for m in metrics:
-                    p = mine.get(m)
-                    std = f" ± {p['std']:.2f}" if p is not None and p.get("std") is not None else ""
-                    cells.append(f"{p['value']:.2f}{std}" if p is not None else "–")
-                    if f"{m} (paper)" in head:
-                        cells.append("–")
-                    if p is not None:
-                        notes.append((f"{label} (published)", m, p["source"]))
-                cells += ["–", "–", "paper"]
-                out.append("| " + " | ".join(cells) + " |")
-                shown.update((label, dataset, m) for m in mine)
+        # published baselines without a run of ours, as rows of their own
+        for label in sorted({p["label"] for p in paper_only.get((dataset, protocol), [])}):
+            mine = {p["metric"]: p for p in paper_only[(dataset, protocol)]
+                    if p["label"] == label}
+            if not set(mine) <= set(metrics):
+                continue
+            cells = [f"{label} (published)", "–"]
+            for m in metrics:
+                p = mine.get(m)
+                std = f" ± {p['std']:.2f}" if p is not None and p.get("std") is not None else ""
+                cells.append(f"{p['value']:.2f}{std}" if p is not None else "–")
+                if f"{m} (paper)" in head:
+                    cells.append("–")
+                if p is not None:
+                    notes.append((f"{label} (published)", m, p["source"]))
+            cells += ["–", "–", "paper"]
+            out.append("| " + " | ".join(cells) + " |")
+            shown.update((label, dataset, protocol, m) for m in mine)
         out.append("")
         for r in rows:
             if r.get("note"):
@@ -270,18 +276,19 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
         for r in rows:
             out.append(f"- {record_label(r)}: `{shown_command(r.get('command', ''))}`")
         out.append("")
-    paper_only = {d: [p for p in ps if (p["label"], d, p["metric"]) not in shown]
+    paper_only = {d: [p for p in ps if (p["label"], *d, p["metric"]) not in shown]
                   for d, ps in paper_only.items()}
     paper_only = {d: ps for d, ps in paper_only.items() if ps}
     if paper_only:
         out.append("## Paper numbers without a run of ours yet\n")
         out.append("| method | dataset | metric | paper | source |")
         out.append("|---|---|---|---|---|")
-        for dataset in sorted(paper_only):
-            for p in paper_only[dataset]:
+        for dataset, protocol in sorted(paper_only):
+            shown_as = f"{dataset} — {protocol}" if protocol else dataset
+            for p in paper_only[(dataset, protocol)]:
                 std = f" ± {p['std']:.2f}" if p.get("std") is not None else ""
-                out.append(f"| {p['label']} | {dataset} | {p['metric']} | {p['value']:.2f}{std} | "
-                           f"{p['source']} |")
+                out.append(f"| {p['label']} | {shown_as} | {p['metric']} | "
+                           f"{p['value']:.2f}{std} | {p['source']} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 

@@ -69,6 +69,26 @@ def test_published_baseline_without_a_run_is_a_row_of_its_dataset(tmp_path):
     assert "--results-dir" not in md
 
 
+def test_paper_numbers_with_a_protocol_stay_with_that_protocol(tmp_path):
+    write_json(_record("GRACE", "cora", 0.80, "2026-01-01T00:00:00"), tmp_path / "a.json")
+    tagged = _record("GRACE", "cora", 0.70, "2026-01-01T00:00:00")
+    tagged["protocol"] = "P2"
+    write_json(tagged, tmp_path / "b.json")
+    (tmp_path / "paper.yaml").write_text(
+        "- {label: GRACE, dataset: cora, metric: accuracy, value: 81.9, source: T1}\n"
+        "- {label: GRACE, dataset: cora, metric: accuracy, value: 71.5, source: T2, "
+        "protocol: P2}\n"
+        "- {label: DGI, dataset: cora, metric: accuracy, value: 60.0, source: T3, protocol: P2}\n"
+        "- {label: DGI, dataset: cora, metric: accuracy, value: 50.0, source: T4, protocol: P3}\n")
+    md = render_reproduction(collect_results(tmp_path), load_paper_numbers(tmp_path / "paper.yaml"))
+    plain, rest = md.split("## cora — P2")
+    assert "| GRACE | 2 | 80.00 ± 1.00 | 81.90 |" in plain and "71.50" not in plain
+    assert "| GRACE | 2 | 70.00 ± 1.00 | 71.50 |" in rest and "81.90" not in rest
+    assert "| DGI (published) | – | 60.00 | – |" in rest and "60.00" not in plain
+    # no record of protocol P3: the paper-only table says which protocol the number is for
+    assert "| DGI | cora — P3 | accuracy | 50.00 | T4 |" in md
+
+
 def test_paper_table_requires_sources(tmp_path):
     (tmp_path / "paper.yaml").write_text("- {label: X, dataset: cora, metric: accuracy, value: 1}\n")
     with pytest.raises(ValueError, match="source"):
