@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/training_step.py --device $(BENCH_DEVICE)
 	$(PY) benchmarks/peer_grace.py
 	$(PY) benchmarks/communities.py --datasets amazon-computers amazon-photo
+	$(PY) benchmarks/adameow_loss.py
 	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)

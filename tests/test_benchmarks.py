@@ -35,3 +35,21 @@ def test_committed_benchmark_page_matches_the_result_files():
     expected = render_benchmarks(collect_benchmarks(REPO / "benchmarks" / "results"))
     assert page == expected, ("docs/benchmarks.md is stale: run `python -m gcl.reporting "
                               "--benchmarks` (or `make bench`)")
+
+
+def test_adameow_loss_script_agrees_across_variants(tmp_path):
+    out = tmp_path / "adameow_loss.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "adameow_loss.py"),
+                           "--sizes", "150", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(out.read_text())
+    cols = record["columns"]
+    rows = [dict(zip(cols, r)) for r in record["rows"]]
+    assert [(r["N"], r["variant"]) for r in rows] == [(150, "pair"), (150, "chunked"),
+                                                      (150, "fused")]
+    for r in rows:  # the three computations give the same loss and gradients
+        assert r["fwd+bwd s"] > 0 and r["loss diff to fused"] < 1e-4
+        assert r["grad diff to fused"] < 1e-4
+    # the pair tensor alone is N×N×64 floats
+    assert rows[0]["peak MiB"] > 150 * 150 * 64 * 4 / 2**20
