@@ -279,8 +279,8 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
 
     Args:
         model: the model from :func:`build_meow` or :func:`build_adameow`.
-        graph: the meta-path graph (unused: the model holds its inputs; kept for the ``fit``
-            signature of registered methods).
+        graph: the meta-path graph (the model holds its inputs; the labels and splits serve
+            ``monitor_every``).
         config: ``epochs`` (required), ``patience`` (default: 0, no early stopping),
             ``restore_best`` (default: ``True``) and ``monitor_every`` (default: 0, off; ``K``
             scores the current state every ``K`` steps and after the last one with
