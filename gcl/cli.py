@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -315,7 +316,7 @@ def _cmd_reproduce(args) -> int:
     elif record.get("config", {}).get("task") == "link":
         record["protocol"] = LINK_PROTOCOL
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = (args.label or record["method"]).lower().replace("+", "-").replace(" ", "-")
+    name = re.sub(r"[^a-z0-9._]+", "-", (args.label or record["method"]).lower()).strip("-")
     out = Path(args.results_dir) / record["method"] / f"{name}-{args.dataset}-{stamp}.json"
     write_json(record, out)
     page = write_reproduction(args.results_dir, args.docs)

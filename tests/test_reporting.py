@@ -100,12 +100,13 @@ def test_reproduce_appends_a_record_and_regenerates(tmp_path):
     argv = ["reproduce", "--method", "grace", "--dataset", "synthetic", "--seeds", "1",
             "--device", "cpu", "--results-dir", str(results), "--docs", str(docs),
             "--set", "epochs=2", "--set", "probe_epochs=20", "--set", "hidden=8",
-            "--set", "proj_hidden=8", "--label", "GRACE-tiny"]
+            "--set", "proj_hidden=8", "--label", "GRACE (tiny)"]
     assert main(argv) == 0
     files = list((results / "grace").glob("*.json"))
-    assert len(files) == 1 and read_result(files[0])["label"] == "GRACE-tiny"
+    assert len(files) == 1 and read_result(files[0])["label"] == "GRACE (tiny)"
+    assert files[0].name.startswith("grace-tiny-synthetic-")  # a file name without ( ) or spaces
     page = docs.read_text()
-    assert "## synthetic" in page and "| GRACE-tiny | 1 |" in page
+    assert "## synthetic" in page and "| GRACE (tiny) | 1 |" in page
 
 
 def test_link_prediction_records_get_a_table_of_their_own(tmp_path):
