@@ -357,6 +357,9 @@ def test_adameow_loss_matches_pair_tensor_reference(chunk):
         torch.testing.assert_close(a, b)
     with torch.no_grad():
         torch.testing.assert_close(loss(v, u), want.detach())
+    # second derivatives are not computed: an error, not silently wrong values
+    with pytest.raises(RuntimeError, match="double backward"):
+        torch.autograd.grad(loss(v, u), [v], create_graph=True)
 
 
 # -- end to end -----------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """MEOW's cluster-weighted InfoNCE + prototype loss, and AdaMEOW's learned soft weights.
 
-Both losses are computed in row chunks with recomputation in the backward pass, so neither the
-N×N weight matrix nor (AdaMEOW) any N×N×d pair tensor is ever held: AdaMEOW applies the first
-layer of its weight MLP to the two embedding matrices separately (W1(v_i + u_j) = W1 v_i + W1 u_j)
-and broadcasts, chunk by chunk (``B×N×hidden`` at most, hidden = 16).
+Both losses are computed in row chunks, so neither the N×N weight matrix nor (AdaMEOW) any
+N×N×d pair tensor is ever held. MEOW's chunks are recomputed in the backward pass. AdaMEOW
+applies the first layer of its weight MLP to the two embedding matrices separately
+(W1(v_i + u_j) = W1 v_i + W1 u_j) and broadcasts, chunk by chunk (``B×N×hidden`` at most,
+hidden = 16), computing the value and its gradients in the same pass.
 """
 
 from __future__ import annotations
@@ -288,6 +289,9 @@ class _SoftWeightedLSE(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        if torch.is_grad_enabled():  # create_graph=True: second derivatives were asked for
+            raise RuntimeError("AdaMEOWLoss computes first derivatives only: no double backward "
+                               "(create_graph=True)")
         return (*(grad * g for g in ctx.saved_tensors), None, None, None)
 
 
