@@ -52,11 +52,8 @@ def chunked_loss(loss, v, u, chunk: int = 256):
     from torch.utils.checkpoint import checkpoint
 
     def block(v_blk, u_all):
-        hv = v_blk @ loss.w1.weight.t() + loss.w1.bias
-        hu = u_all @ loss.w1.weight.t()
-        logw = F.logsigmoid(torch.tanh(hv.unsqueeze(1) + hu.unsqueeze(0))
-                            @ loss.w2.weight.view(-1) + loss.w2.bias)
-        return torch.logsumexp(v_blk @ u_all.t() / loss.tau + logw, dim=1).sum()
+        logits = v_blk @ u_all.t() / loss.tau + loss.log_weights(v_blk, u_all)
+        return torch.logsumexp(logits, dim=1).sum()
 
     n = v.shape[0]
     total = sum(checkpoint(block, v[a:a + chunk], u, use_reentrant=False)

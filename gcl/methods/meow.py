@@ -394,16 +394,11 @@ def monitor_meow(model: MEOWModel, graph, config: dict) -> dict:
         dict: ``"macro_f1@S"``, ``"micro_f1@S"``, ``"auc@S"`` for every split size ``S``,
         ``"nmi"`` and ``"ari"``, as means.
     """
-    from ..evaluation import heco_evaluate
-
+    short = {**config, "eval_heads": config.get("monitor_heads", 5), "clustering": True,
+             "cluster_fits": config.get("monitor_cluster_fits", 3)}
     rng = get_rng_state()
     try:
-        z = model.embed(graph, mode=str(config.get("embed_mode", "eval")))
-        scores = heco_evaluate(z, graph, lr=float(config["eval_lr"]),
-                               weight_decay=float(config.get("eval_wd", 0.0)),
-                               heads=int(config.get("monitor_heads", 5)),
-                               steps=int(config.get("eval_steps", 200)), seed=0,
-                               cluster_seeds=range(int(config.get("monitor_cluster_fits", 3))))
+        scores = evaluate_meow(model, graph, short, seed=0)
     finally:
         set_rng_state(rng)
     return {key: float(value["mean"]) for key, value in scores.items()}
