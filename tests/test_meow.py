@@ -71,6 +71,49 @@ def test_pathsim_topk_matches_naive_with_documented_ties():
     assert (top.diagonal()[nonempty] > 0).all()  # the node itself wins its ties
 
 
+def naive_reference_topk(m, k):
+    """The reference code's rule: numpy's argsort of the dense PathSim row, reversed."""
+    d = m.diagonal()
+    s = np.zeros_like(m)
+    nz = m != 0
+    den = d[:, None] + d[None, :]
+    s[nz] = 2 * m[nz] / den[nz]
+    out = np.zeros_like(m)
+    for i in range(m.shape[0]):
+        for j in np.argsort(s[i])[::-1][:k]:
+            out[i, j] = m[i, j]
+    return out
+
+
+def test_pathsim_topk_reference_and_random_ties():
+    rng = np.random.default_rng(0)
+    pa = (rng.random((300, 12)) < 0.2).astype(float)
+    binary = (pa @ pa.T > 0).astype(float)  # every neighbour ties at S = 1
+    counts = pa @ pa.T
+    for m in (counts, binary):
+        for k in (1, 7, 40):
+            ref = pathsim_topk(sp.csr_matrix(m), k, ties="reference").toarray()
+            np.testing.assert_array_equal(ref, naive_reference_topk(m, k))
+    k = 40
+    index = pathsim_topk(sp.csr_matrix(binary), k).toarray()
+    rand = [pathsim_topk(sp.csr_matrix(binary), k, ties="random",
+                         rng=np.random.default_rng(s)).toarray() for s in (0, 0, 1)]
+    np.testing.assert_array_equal(rand[0], rand[1])  # seeded
+    assert (rand[0] != rand[2]).any()
+    for top in (index, rand[0]):
+        # same count per row (the row's non-zeros, at most k), the node itself always kept,
+        # only entries of the matrix
+        np.testing.assert_array_equal((top > 0).sum(1), np.minimum((binary > 0).sum(1), k))
+        nonempty = binary.diagonal() > 0
+        assert (top.diagonal()[nonempty] > 0).all()
+        assert (top[binary == 0] == 0).all()
+    # the index rule keeps the lowest columns; a random order spreads over the row
+    cols = np.nonzero(index)[1].mean(), np.nonzero(rand[0])[1].mean()
+    assert cols[0] < 0.8 * cols[1]
+    with pytest.raises(ValueError, match="ties"):
+        pathsim_topk(sp.csr_matrix(binary), 2, ties="stable")
+
+
 def test_normalisation_and_edge_mask_match_dense():
     rng = np.random.default_rng(1)
     m = rng.integers(0, 3, (7, 7)).astype(float)

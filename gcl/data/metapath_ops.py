@@ -2,12 +2,24 @@
 
 Everything works on scipy CSR matrices and torch sparse tensors; no N×N dense matrix is built.
 
-Tie-breaking of :func:`pathsim_topk` (documented, deterministic): within a row, entries are
-ranked by PathSim (largest first), then the diagonal entry (the node itself) before any other,
-then by increasing column index. The reference code uses numpy's unstable ``argsort`` on a
-dense row, whose tie order depends on the implementation; on binary meta-path matrices (every
-neighbour ties at S = 1) it can even drop the node itself. Here the node itself always wins
-its ties.
+Tie-breaking of :func:`pathsim_topk` (``ties``): within a row, entries are ranked by PathSim
+(largest first); equal PathSim values are ordered by
+
+* ``"index"`` (default): the diagonal entry (the node itself) first, then increasing column
+  index. Deterministic everywhere.
+* ``"random"``: the node itself first, then a seeded random order: no preference for any part
+  of the node order.
+* ``"reference"``: the reference code's rule, ``np.argsort(S_row)[::-1][:k]`` on the dense
+  row (numpy's unstable quicksort, reversed), computed over blocks of rows. Its tie order
+  depends on numpy's sort implementation (the version and the CPU's SIMD support), so the kept
+  columns differ between machines; on binary meta-path matrices (every neighbour ties at
+  S = 1) it can drop the node itself.
+
+The choice matters on binary meta-path matrices, where every neighbour ties: on ACM's PSP
+(top 690 of up to ~1,900 same-subject papers), the share of kept edges joining papers of the
+same class is 63.9% with ``"index"``, 68.0% with ``"random"`` and 75.3% with ``"reference"``
+(numpy 2.4 with AVX-512 here; 75.2% with numpy 1.23's introsort), because ACM's papers are
+stored in runs of one class and numpy's tie order is not uniform over the row.
 """
 
 from __future__ import annotations
@@ -23,7 +35,11 @@ __all__ = ["pathsim_topk", "normalize_metapath_adj", "mask_metapath_edges", "mas
            "to_torch_sparse"]
 
 
-def pathsim_topk(m, k: int) -> sp.csr_matrix:
+TIES = ("index", "random", "reference")
+
+
+def pathsim_topk(m, k: int, *, ties: str = "index",
+                 rng: np.random.Generator | None = None) -> sp.csr_matrix:
     """Keep, in every row, the ``k`` entries with the largest PathSim, carrying the path counts.
 
     PathSim is S_ij = 2·M_ij / (M_ii + M_jj) (0 where the denominator is 0). Rows are selected
@@ -32,17 +48,22 @@ def pathsim_topk(m, k: int) -> sp.csr_matrix:
     Args:
         m: square scipy sparse path-count matrix (or torch sparse; converted).
         k: entries kept per row (at most the row's non-zeros).
+        ties: order of equal PathSim values, ``"index"``, ``"random"`` or ``"reference"``
+            (see the module docstring; default: ``"index"``).
+        rng: the random order for ``ties="random"`` (default: ``np.random.default_rng(0)``).
 
     Returns:
         scipy.sparse.csr_matrix: the kept entries with their counts ``M_ij``.
 
     Raises:
-        ValueError: for a non-square matrix or ``k < 1``.
+        ValueError: for a non-square matrix, ``k < 1`` or an unknown ``ties``.
 
     Example:
         >>> m = sp.csr_matrix(np.array([[2., 1, 1], [1, 1, 0], [1, 0, 3]]))
         >>> pathsim_topk(m, 2).toarray().tolist()
         [[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 3.0]]
+        >>> pathsim_topk(sp.csr_matrix(np.ones((3, 3))), 2).toarray().tolist()
+        [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
     """
     if isinstance(m, Tensor):
         from .hetero import torch_to_scipy
@@ -50,6 +71,8 @@ def pathsim_topk(m, k: int) -> sp.csr_matrix:
         m = torch_to_scipy(m)
     if int(k) < 1:
         raise ValueError(f"pathsim_topk: k must be a positive integer, got {k!r}")
+    if ties not in TIES:
+        raise ValueError(f"pathsim_topk: ties must be one of {TIES}, got {ties!r}")
     m = sp.csr_matrix(m, dtype=np.float64, copy=True)
     if m.shape[0] != m.shape[1]:
         raise ValueError(f"pathsim_topk: the meta-path matrix must be square, got {m.shape}")
@@ -62,11 +85,43 @@ def pathsim_topk(m, k: int) -> sp.csr_matrix:
     cols = m.indices
     den = diag[rows] + diag[cols]
     sim = np.divide(2.0 * m.data, den, out=np.zeros_like(m.data), where=den != 0)
+    if ties == "reference":
+        return _reference_topk(m, rows, sim, int(k))
     not_self = rows != cols
-    order = np.lexsort((cols, not_self, -sim, rows))
+    if ties == "random":
+        rng = np.random.default_rng(0) if rng is None else rng
+        tie_key = rng.permutation(len(cols))
+    else:
+        tie_key = cols
+    order = np.lexsort((tie_key, not_self, -sim, rows))
     rank = np.arange(len(order)) - m.indptr[rows[order]]
     keep = order[rank < int(k)]
     return sp.csr_matrix((m.data[keep], (rows[keep], cols[keep])), shape=m.shape)
+
+
+def _reference_topk(m: sp.csr_matrix, rows: np.ndarray, sim: np.ndarray, k: int,
+                    block: int = 256) -> sp.csr_matrix:
+    """``ties="reference"``: numpy's argsort of each dense PathSim row, reversed, first ``k``.
+
+    Rows are handled ``block`` at a time (a ``block × N`` float64 array, never N×N). Columns with
+    no path (S = 0) can be among the first ``k`` of a short row; they carry a zero count and are
+    dropped, as in the reference.
+    """
+    n = m.shape[0]
+    keep_rows, keep_cols = [], []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        lo, hi = m.indptr[start], m.indptr[stop]
+        dense = np.zeros((stop - start, n))
+        dense[rows[lo:hi] - start, m.indices[lo:hi]] = sim[lo:hi]
+        top = np.argsort(dense, axis=1)[:, ::-1][:, :k]
+        r = np.repeat(np.arange(start, stop), top.shape[1])
+        keep_rows.append(r)
+        keep_cols.append(top.ravel())
+    r, c = np.concatenate(keep_rows), np.concatenate(keep_cols)
+    counts = np.asarray(m[r, c]).ravel()
+    nz = counts != 0
+    return sp.csr_matrix((counts[nz], (r[nz], c[nz])), shape=m.shape)
 
 
 def to_torch_sparse(m, *, csr: bool = False) -> Tensor:

@@ -85,7 +85,7 @@ def _to_sparse(m, device, csr: bool):
 
 
 def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
-                   device="cpu", csr: bool = True) -> dict:
+                   device="cpu", csr: bool = True, pathsim_ties: str = "index") -> dict:
     """Everything MEOW's encoder reads, computed once before training.
 
     Args:
@@ -99,6 +99,9 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
             entry) instead of COO (20 bytes per entry) (default: ``True``). On the CPU each is
             stored once (the backward pass reads it transposed in place); on other devices as a
             pair ``(A, Aᵀ)``, the stored transpose serving the backward pass.
+        pathsim_ties: order of equal PathSim values in the top-k, ``"index"`` (default),
+            ``"random"`` (drawn from ``seed``) or ``"reference"`` (numpy's argsort, as the
+            reference code); see :mod:`gcl.data.metapath_ops`.
 
     Returns:
         dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` (the list
@@ -120,9 +123,10 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     rates = _per_path(adj_mask, p, "adj_mask")
     rng = np.random.default_rng(int(seed))
     gen = torch.Generator().manual_seed(int(seed))
+    tie_rng = np.random.default_rng([int(seed), 1])  # its own stream: the masks do not move
     adjs, masked, kept = [], [], []
     for a, k, rate in zip(graph.adjs, ks, rates):
-        top = pathsim_topk(a, int(k))
+        top = pathsim_topk(a, int(k), ties=pathsim_ties, rng=tie_rng)
         kept.append(int(top.nnz))
         adjs.append(_to_sparse(normalize_metapath_adj(top), device, csr))
         masked.append(_to_sparse(mask_metapath_edges(top, float(rate), rng), device, csr))
@@ -165,7 +169,7 @@ class MEOWModel:
             derived from torch's initial seed), ``hidden`` (64), ``proj_dim`` (``hidden``),
             ``dropout`` (0.2), ``masked_dropout`` (``True``), ``weight_decay`` (0), for MEOW
             ``proto_weight`` (1.0), ``kmeans_niter`` (20), ``kmeans_nredo`` (5), for AdaMEOW
-            ``weight_hidden`` (16).
+            ``weight_hidden`` (16), ``pathsim_ties`` (``"index"``, see :func:`prepare_inputs`).
         variant: ``"meow"`` (default); any other value builds AdaMEOW (the registered builder
             passes ``"adameow"``).
 
@@ -201,7 +205,8 @@ class MEOWModel:
         self.inputs = prepare_inputs(graph, nei_max=config["nei_max"],
                                      adj_mask=config["adj_mask"],
                                      feat_mask=float(config["feat_mask"]), seed=seed,
-                                     device=self.device)
+                                     device=self.device,
+                                     pathsim_ties=str(config.get("pathsim_ties", "index")))
         in_dims = {t: int(v.shape[1]) for t, v in graph.x_dict.items()}
         hidden = int(config.get("hidden", 64))
         proj = int(config.get("proj_dim", hidden))
