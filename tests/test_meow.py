@@ -114,6 +114,29 @@ def test_pathsim_topk_reference_and_random_ties():
         pathsim_topk(sp.csr_matrix(binary), 2, ties="stable")
 
 
+def test_model_config_selects_the_tie_order():
+    from gcl.methods import load_config
+    from gcl.methods.meow import MEOWModel
+
+    g = tiny_graph()  # PSP is binary: papers 0, 1, 2, 5 tie in every row of subject 0
+    base = {**load_config("meow", "acm"), "nei_max": [3, 2], "num_clusters": [2, 3],
+            "hidden": 8, "proj_dim": 8, "device": "cpu", "seed": 0}
+    psp = sp.csr_matrix(PS @ PS.T)
+    for ties in ("index", "random", "reference"):
+        model = MEOWModel(g, {**base, "pathsim_ties": ties}, "meow")
+        rng = np.random.default_rng([0, 1])
+        rng.permutation(int((PA @ PA.T != 0).sum()))  # the PAP top-k draws first (random only)
+        top = pathsim_topk(psp, 2, ties=ties, rng=rng)
+        expected = normalize_metapath_adj(top).toarray()
+        got = model.inputs["adjs"][1].to_dense().numpy()
+        np.testing.assert_allclose(got, expected, rtol=1e-6)
+    # the default keeps paper 5's lowest-index tie (paper 0)
+    default = MEOWModel(g, base, "meow").inputs["adjs"][1].to_dense().numpy()
+    assert default[0, 5] > 0 and default[1, 5] == 0 and default[2, 5] == 0
+    with pytest.raises(ValueError, match="ties must be one of"):
+        MEOWModel(g, {**base, "pathsim_ties": "stable"}, "meow")
+
+
 def test_normalisation_and_edge_mask_match_dense():
     rng = np.random.default_rng(1)
     m = rng.integers(0, 3, (7, 7)).astype(float)
