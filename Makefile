@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/peer_grace.py
 	$(PY) benchmarks/communities.py --datasets amazon-computers amazon-photo
 	$(PY) benchmarks/adameow_loss.py
+	$(PY) benchmarks/pathsim_ties.py
 	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)

@@ -53,3 +53,23 @@ def test_adameow_loss_script_agrees_across_variants(tmp_path):
         assert r["grad diff to fused"] < 1e-4
     # the pair tensor alone is N×N×64 floats
     assert rows[0]["peak MiB"] > 150 * 150 * 64 * 4 / 2**20
+
+
+def test_pathsim_ties_script_scores_each_tie_order(tmp_path, require_dataset):
+    root = require_dataset("imdb")
+    env = {**os.environ, "GCL_BENCH_RESULTS": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "pathsim_ties.py"),
+                           "--datasets", "imdb", "--methods", "meow", "--root", str(root)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((tmp_path / "pathsim_ties.json").read_text())
+    rows = [dict(zip(record["columns"], r)) for r in record["rows"]]
+    assert [(r["dataset"], r["meta-path"]) for r in rows] == [("imdb", "mam"), ("imdb", "mdm"),
+                                                              ("imdb", "mkm")]
+    for r in rows:
+        assert 0 < r["kept"] <= r["entries"]
+        for ties in ("index", "random", "reference"):
+            assert 0 < r[f"same class % ({ties})"] < 100
+            assert 0 < r[f"self kept ({ties})"] <= 4278  # IMDB has 4,278 movies
+    # the deterministic default keeps the node itself first, so no rule keeps it in more rows
+    assert all(r["self kept (index)"] >= r["self kept (reference)"] for r in rows)
