@@ -16,7 +16,7 @@ Tie-breaking of :func:`pathsim_topk` (``ties``): within a row, entries are ranke
   S = 1) it can drop the node itself.
 
 The choice matters on binary meta-path matrices, where every neighbour ties: on ACM's PSP
-(top 690 of up to ~1,900 same-subject papers), the share of kept edges joining papers of the
+(top 690 of up to 1,841 same-subject papers), the share of kept edges joining papers of the
 same class is 63.9% with ``"index"``, 68.0% with ``"random"`` and 75.3% with ``"reference"``
 (numpy 2.4 with AVX-512 here; 75.2% with numpy 1.23's introsort), because ACM's papers are
 stored in runs of one class and numpy's tie order is not uniform over the row.
