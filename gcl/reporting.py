@@ -92,8 +92,13 @@ def shown_command(command: str) -> str:
     return shlex.join(out)
 
 
+#: How a method's name is written where capitals would misspell it.
+_METHOD_NAMES = {"adameow": "AdaMEOW"}
+
+
 def record_label(record: dict) -> str:
-    """The row label of a record: its ``label`` field, else the method name in capitals.
+    """The row label of a record: its ``label`` field, else the method's name (in capitals
+    unless the method spells it otherwise, as AdaMEOW).
 
     Args:
         record: a result record.
@@ -104,8 +109,11 @@ def record_label(record: dict) -> str:
     Example:
         >>> record_label({"method": "grace"}), record_label({"method": "grace", "label": "G+"})
         ('GRACE', 'G+')
+        >>> record_label({"method": "adameow"})
+        'AdaMEOW'
     """
-    return str(record.get("label") or record["method"].upper())
+    method = record["method"]
+    return str(record.get("label") or _METHOD_NAMES.get(method, method.upper()))
 
 
 def collect_results(results_dir: str | Path = "results") -> list[dict]:
