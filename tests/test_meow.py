@@ -3,6 +3,9 @@ tiny hand-made heterogeneous graph; a HeteroData built here runs end to end."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -573,3 +576,37 @@ def test_monitor_scores_the_current_state_and_leaves_training_unchanged(method):
     g3.y, g3.splits = g2.y, g2.splits
     hist_t = fit_meow(mon_t, g3, {**cfg, "monitor_every": 4, "embed_mode": "train"})
     assert hist_t.losses == ref_hist.losses
+
+
+def test_sparse_constructions_opt_out_of_invariant_checks_explicitly():
+    # torch warns once per process ("Sparse invariant checks are implicitly disabled") for every
+    # sparse tensor built without saying whether to check it; loading and training on a
+    # meta-path graph must not print it. A fresh process, since the warning fires only once.
+    code = """
+import numpy as np, scipy.sparse as sp, torch
+from torch_geometric.data import HeteroData
+from gcl.data import from_hetero_data
+from gcl.data.hetero import scipy_to_torch
+from gcl.data.metapath_ops import mask_feature_entries
+from gcl.methods import get_method, load_config
+from gcl.objectives.pamc import restrict_sparse
+torch.manual_seed(0)
+d = HeteroData()
+d["paper"].x = torch.rand(20, 5); d["paper"].y = torch.arange(20) % 2
+d["author"].x = torch.rand(8, 3)
+d["paper", "by", "author"].edge_index = torch.stack([torch.arange(20), torch.arange(20) % 8])
+g = from_hetero_data(d, [("paper", "author", "paper")],
+                     splits={2: (torch.arange(4), torch.arange(4, 8), torch.arange(8, 20))})
+for method in ("meow", "adameow"):
+    cfg = load_config(method, "acm", overrides={"hidden": 4, "proj_dim": 4, "nei_max": 5,
+                                                "adj_mask": 0.2})
+    cfg.update(device="cpu", num_clusters=[2, 3])
+    get_method(method).build(cfg, g).step()
+x = scipy_to_torch(sp.random(6, 6, density=0.5, random_state=0))
+mask_feature_entries(x, 0.5, torch.Generator().manual_seed(0))
+restrict_sparse(x, torch.tensor([0, 2, 3]))
+print("ok")
+"""
+    proc = subprocess.run([sys.executable, "-W", "error:Sparse invariant:UserWarning", "-c", code],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]

@@ -55,7 +55,7 @@ def scipy_to_torch(matrix, dtype=torch.float32) -> Tensor:
     coo.sum_duplicates()
     index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
     values = torch.from_numpy(coo.data).to(dtype)
-    return torch.sparse_coo_tensor(index, values, coo.shape).coalesce()
+    return torch.sparse_coo_tensor(index, values, coo.shape, check_invariants=False).coalesce()
 
 
 def torch_to_scipy(tensor: Tensor) -> sp.csr_matrix:
@@ -200,7 +200,8 @@ def _sparse_features(m: sp.spmatrix) -> Tensor:
 
 def _onehot(n: int) -> Tensor:
     idx = torch.arange(n)
-    return torch.sparse_coo_tensor(torch.stack([idx, idx]), torch.ones(n), (n, n)).coalesce()
+    return torch.sparse_coo_tensor(torch.stack([idx, idx]), torch.ones(n), (n, n),
+                                   check_invariants=False).coalesce()
 
 
 def _files_by_path(entry: dict | None) -> dict:

@@ -76,7 +76,7 @@ def _to_sparse(m, device, csr: bool):
         return torch.sparse_csr_tensor(torch.from_numpy(mat.indptr.astype(np.int32)),
                                        torch.from_numpy(mat.indices.astype(np.int32)),
                                        torch.from_numpy(mat.data.astype(np.float32)),
-                                       mat.shape, device=device)
+                                       mat.shape, device=device, check_invariants=False)
 
     device = torch.device(device)
     if device.type == "cpu":
@@ -139,7 +139,8 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
         x_masked = x_masked.coalesce()
         keep = x_masked.values() != 0
         x_masked = torch.sparse_coo_tensor(x_masked.indices()[:, keep], x_masked.values()[keep],
-                                           x_masked.shape, is_coalesced=True)
+                                           x_masked.shape, is_coalesced=True,
+                                           check_invariants=False)
     x_masked = x_masked.to(device)
     contexts = []
     for triples in graph.contexts:

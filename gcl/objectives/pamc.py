@@ -432,7 +432,7 @@ def restrict_sparse(matrix: Tensor, nodes: Tensor) -> Tensor:
     keep = (row >= 0) & (col >= 0)
     size = (nodes.numel(), nodes.numel())
     return torch.sparse_coo_tensor(torch.stack([row[keep], col[keep]]), matrix.values()[keep],
-                                   size).coalesce()
+                                   size, check_invariants=False).coalesce()
 
 
 class PamCObjective(Objective):
