@@ -245,6 +245,25 @@ def test_cpu_csr_product_backward_reads_the_matrix_in_place():
     assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
 
 
+def test_context_mean_counts_rows_in_every_layout():
+    from gcl.encoders.meow import context_mean
+
+    rng = np.random.default_rng(3)
+    inc = torch.from_numpy((rng.random((7, 5)) < 0.4).astype(np.float32))
+    inc[2] = 0  # an empty context set: mean 0, not NaN
+    h = torch.randn(5, 3)
+    rows = [inc[i].nonzero().view(-1) for i in range(7)]
+    naive = torch.stack([h[r].mean(0) if len(r) else torch.zeros(3) for r in rows])
+    for layout in (inc.to_sparse(), inc.to_sparse_csr(), inc,
+                   (inc.to_sparse_csr(), inc.t().to_sparse_csr())):
+        hg = h.clone().requires_grad_(True)
+        out = context_mean(layout, hg)
+        torch.testing.assert_close(out, naive)
+        out.sum().backward()
+        counts = inc.sum(1, keepdim=True).clamp(min=1)
+        torch.testing.assert_close(hg.grad, (inc / counts).sum(0).unsqueeze(1).expand(5, 3))
+
+
 def test_sparse_features_match_dense_features():
     g = tiny_graph()
     gs = tiny_graph()

@@ -132,8 +132,8 @@ def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) 
     """Mean of ``h`` over each row's context set (row count clamped to at least 1).
 
     Args:
-        incidence: sparse binary ``[N, M]`` target×context-type incidence (or a pair
-            ``(incidence, its transpose)``, see :func:`spmm`).
+        incidence: binary ``[N, M]`` target×context-type incidence: sparse COO or CSR (or
+            dense), or a pair ``(incidence, its transpose)``, see :func:`spmm`.
         h: ``[M, d]`` projected context-type features.
         inv_count: optional precomputed ``1 / max(row count, 1)`` as ``[N, 1]``.
 
@@ -141,13 +141,16 @@ def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) 
         Tensor: ``[N, d]``.
 
     Example:
-        >>> inc = torch.tensor([[1., 1.], [0., 0.]]).to_sparse()
-        >>> context_mean(inc, torch.tensor([[1.], [3.]])).tolist()
+        >>> inc = torch.tensor([[1., 1.], [0., 0.]])
+        >>> context_mean(inc.to_sparse(), torch.tensor([[1.], [3.]])).tolist()
+        [[2.0], [0.0]]
+        >>> context_mean(inc.to_sparse_csr(), torch.tensor([[1.], [3.]])).tolist()
         [[2.0], [0.0]]
     """
     if inv_count is None:
-        count = torch.sparse.sum(incidence, 1).to_dense().clamp(min=1)
-        inv_count = (1.0 / count).unsqueeze(1)
+        a = incidence[0] if isinstance(incidence, tuple) else incidence
+        count = spmm(a, h.new_ones(a.shape[1], 1).detach()).clamp(min=1)
+        inv_count = 1.0 / count
     return spmm(incidence, h) * inv_count
 
 
