@@ -245,6 +245,19 @@ def test_cpu_csr_product_backward_reads_the_matrix_in_place():
     assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
 
 
+def test_kmeans_assignment_in_row_blocks_equals_one_product():
+    from gcl.objectives.meow import _nearest
+
+    g = torch.Generator().manual_seed(0)
+    x = F.normalize(torch.randn(2000, 16, generator=g), dim=1)
+    for k in (300, 1000):  # 873 and 262 rows per block: blocks with a ragged last one
+        cent = torch.randn(k, 16, generator=g)
+        score, assign = _nearest(x, cent)
+        ref = (x @ cent.t()).max(1)
+        torch.testing.assert_close(score, ref.values)
+        assert torch.equal(assign, ref.indices)
+
+
 def test_context_mean_counts_rows_in_every_layout():
     from gcl.encoders.meow import context_mean
 

@@ -21,6 +21,25 @@ __all__ = ["torch_kmeans", "cluster_concentration", "weighted_info_nce", "proto_
            "MEOWLoss", "AdaMEOWLoss"]
 
 
+def _nearest(x: Tensor, cent: Tensor) -> tuple[Tensor, Tensor]:
+    """``(x @ cent.T).max(1)``: each point's largest inner product and its centroid. On the
+    CPU the rows go in blocks of about 1 MiB of products, each reduced while it is in cache
+    (about a quarter faster than one ``N×k`` product then its reduction)."""
+    if x.device.type != "cpu":
+        return (x @ cent.t()).max(1)
+    rows = max(1, (1 << 18) // max(1, cent.shape[0]))
+    if rows >= x.shape[0]:
+        return (x @ cent.t()).max(1)
+    ct = cent.t().contiguous()
+    score = x.new_empty(x.shape[0])
+    assign = torch.empty(x.shape[0], dtype=torch.long)
+    buf = x.new_empty(rows, cent.shape[0])
+    for a in range(0, x.shape[0], rows):
+        b = min(a + rows, x.shape[0])
+        torch.max(torch.mm(x[a:b], ct, out=buf[:b - a]), 1, out=(score[a:b], assign[a:b]))
+    return score, assign
+
+
 def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: int = 0):
     """k-means with inner-product assignment (faiss ``Kmeans`` + ``IndexFlatIP`` semantics).
 
@@ -60,7 +79,7 @@ def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: in
     for _ in range(int(nredo)):
         cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
         for _ in range(int(niter)):
-            assign = (x @ cent.t()).argmax(1)
+            assign = _nearest(x, cent)[1]
             if by_index:
                 sums = torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, assign, x)
             else:
@@ -73,8 +92,7 @@ def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: in
             if bool(empty.any()):
                 pick = torch.randint(0, n, (int(empty.sum()),), generator=gen).to(x.device)
                 cent[empty] = x[pick]
-        sim = x @ cent.t()
-        score, assign = sim.max(1)
+        score, assign = _nearest(x, cent)
         obj = float(score.sum())
         if best is None or obj > best[0]:
             best = (obj, assign, cent, score)
