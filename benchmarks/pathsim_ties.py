@@ -40,6 +40,7 @@ def main(argv=None) -> None:
     from gcl.data.hetero import load_hetero, torch_to_scipy
     from gcl.data.metapath_ops import TIES, pathsim_topk
     from gcl.methods import load_config
+    from gcl.methods.meow import _per_path
 
     rows = []
     for name in args.datasets:
@@ -47,8 +48,7 @@ def main(argv=None) -> None:
         y = graph.y.numpy()
         seen = set()
         for method in args.methods:
-            ks = load_config(method, name)["nei_max"]
-            ks = ks if isinstance(ks, list) else [ks] * graph.num_metapaths
+            ks = _per_path(load_config(method, name)["nei_max"], graph.num_metapaths, "nei_max")
             for path, adj, k in zip(graph.metapaths, graph.adjs, ks):
                 if (path, int(k)) in seen:
                     continue

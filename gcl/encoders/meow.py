@@ -149,7 +149,7 @@ def context_mean(incidence: Tensor, h: Tensor, inv_count: Tensor | None = None) 
     """
     if inv_count is None:
         a = incidence[0] if isinstance(incidence, tuple) else incidence
-        count = spmm(a, h.new_ones(a.shape[1], 1).detach()).clamp(min=1)
+        count = spmm(a, h.new_ones(a.shape[1], 1)).clamp(min=1)
         inv_count = 1.0 / count
     return spmm(incidence, h) * inv_count
 

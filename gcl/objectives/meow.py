@@ -25,10 +25,8 @@ def _nearest(x: Tensor, cent: Tensor) -> tuple[Tensor, Tensor]:
     """``(x @ cent.T).max(1)``: each point's largest inner product and its centroid. On the
     CPU the rows go in blocks of about 1 MiB of products, each reduced while it is in cache
     (about a quarter faster than one ``N×k`` product then its reduction)."""
-    if x.device.type != "cpu":
-        return (x @ cent.t()).max(1)
     rows = max(1, (1 << 18) // max(1, cent.shape[0]))
-    if rows >= x.shape[0]:
+    if x.device.type != "cpu" or rows >= x.shape[0]:
         return (x @ cent.t()).max(1)
     ct = cent.t().contiguous()
     score = x.new_empty(x.shape[0])
