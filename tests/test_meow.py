@@ -416,6 +416,21 @@ def test_kmeans_equals_a_naive_lloyd():
     torch.testing.assert_close(cent.double(), ref_cent, rtol=0, atol=1e-5)
 
 
+def test_kmeans_stops_at_a_fixed_point_with_the_full_result(monkeypatch):
+    import gcl.objectives.meow as meow_mod
+
+    gen = torch.Generator().manual_seed(4)
+    x = F.normalize(torch.randn(120, 6, generator=gen), dim=1)
+    calls = []
+    nearest = meow_mod._nearest
+    monkeypatch.setattr(meow_mod, "_nearest", lambda a, c: calls.append(1) or nearest(a, c))
+    assign, cent, _ = torch_kmeans(x, 9, niter=40, nredo=2, seed=5)
+    ref_assign, ref_cent = _naive_kmeans(x, 9, 40, 2, 5)  # every one of the 40 rounds
+    assert torch.equal(assign, ref_assign)
+    torch.testing.assert_close(cent.double(), ref_cent, rtol=0, atol=1e-5)
+    assert len(calls) < 2 * 41  # 40 rounds and a final assignment per restart, had none stopped
+
+
 def test_kmeans_is_seeded_and_finds_clusters():
     gen = torch.Generator().manual_seed(0)
     centers = F.normalize(torch.randn(3, 8, generator=gen), dim=1) * 5
