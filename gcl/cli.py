@@ -170,6 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "reproduction page.")
     p.add_argument("records", nargs="+", metavar="RESULT.json", help="records to merge (2+)")
     p.add_argument("--out", required=True, metavar="RESULT.json", help="merged record path")
+    p.add_argument("--label", default=None,
+                   help="row label of the merged record (default: the records' own)")
+    p.add_argument("--note", default=None,
+                   help="a line the reproduction page prints under the table for this row "
+                        "(e.g. the records ran under an earlier default)")
     p.add_argument("--docs", default=None, metavar="PAGE.md",
                    help="regenerate this reproduction page from --results-dir afterwards")
     p.add_argument("--results-dir", default="results",
@@ -351,6 +356,10 @@ def _cmd_merge(args) -> int:
     from .results import merge_records, read_result, write_json
 
     merged = merge_records([read_result(path) for path in args.records])
+    if args.label:
+        merged["label"] = args.label
+    if args.note:
+        merged["note"] = args.note
     out = write_json(merged, args.out)
     print(format_metrics_table(merged))
     print(f"merged {len(args.records)} records: {out}")

@@ -167,8 +167,18 @@ def naive_encoder(enc: MEOWEncoder, g: MetaPathGraph, inp: dict):
         z = a @ (h @ enc.gcn.w2)
         return (z - z.mean()) / torch.sqrt(z.var(unbiased=False) + 1e-5)
 
+    def lin(x, layer):
+        return F.elu(x.to_dense() @ layer.weight.T + layer.bias)
+
     h = {t: proj(t, g.x_dict[t].to_dense()) for t in enc.proj}
-    hm = proj("p", inp["x_masked"].to_dense())
+    if enc.path_proj is None:
+        h_paths = [h["p"]] * len(g.contexts)
+        h_masks = [proj("p", inp["x_masked"].to_dense())] * len(g.contexts)
+        h_coarse = h["p"]
+    else:  # one target matrix and one layer per meta-path; the coarse view reads their mean
+        h_paths = [lin(x, layer) for x, layer in zip(inp["x_paths"], enc.path_proj)]
+        h_masks = [lin(x, layer) for x, layer in zip(inp["x_masked_paths"], enc.path_proj)]
+        h_coarse = sum(h_paths) / len(h_paths)
     def dense_of(a):
         if isinstance(a, tuple):  # (A, Aᵀ) CSR pair
             torch.testing.assert_close(a[1].to_dense(), a[0].to_dense().T)
@@ -177,7 +187,7 @@ def naive_encoder(enc: MEOWEncoder, g: MetaPathGraph, inp: dict):
 
     dense = [dense_of(a) for a in inp["adjs"]]
     dmask = [dense_of(a) for a in inp["adjs_masked"]]
-    zc = gcn(h["p"], sum(dense) / len(dense))
+    zc = gcn(h_coarse, sum(dense) / len(dense))
     zs = []
     for p, ctx in enumerate(g.contexts):
         c = 0
@@ -188,8 +198,8 @@ def naive_encoder(enc: MEOWEncoder, g: MetaPathGraph, inp: dict):
                 members = torch.nonzero(inc[i]).view(-1)
                 rows.append(h[t][members].mean(0) if len(members) else torch.zeros(h[t].shape[1]))
             c = c + torch.stack(rows) @ enc.ctx[p][q].weight.T
-        zs.append((F.normalize(gcn(F.elu(h["p"] + c), dense[p]), dim=1),
-                   F.normalize(gcn(F.elu(hm + c), dmask[p]), dim=1)))
+        zs.append((F.normalize(gcn(F.elu(h_paths[p] + c), dense[p]), dim=1),
+                   F.normalize(gcn(F.elu(h_masks[p] + c), dmask[p]), dim=1)))
     views = [z for z, _ in zs] + [z for _, z in zs]
     a = enc.attention.att
     scores = torch.stack([(a * torch.tanh(enc.attention.fc(z)).mean(0)).sum() for z in views])
@@ -219,6 +229,38 @@ def test_encoder_matches_dense_reference_values_and_gradients(csr):
                                     list(enc.parameters()))
     for a, b in zip(grads, ref_grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_per_path_target_features_match_dense_reference():
+    import dataclasses
+
+    gen = torch.Generator().manual_seed(5)
+    g = dataclasses.replace(tiny_graph(), x_paths=[torch.rand(6, 4, generator=gen),
+                                                   torch.rand(6, 3, generator=gen)])
+    inp = prepare_inputs(g, nei_max=[3, 4], adj_mask=[0.3, 0.5], feat_mask=0.25, seed=0)
+    assert inp["x_masked"] is None
+    for x, xm in zip(g.x_paths, inp["x_masked_paths"]):  # a quarter of each matrix zeroed
+        assert int((xm == 0).sum()) == int(0.25 * x.numel())
+        assert torch.equal(xm[xm != 0], x[xm != 0])
+    torch.manual_seed(0)
+    enc = MEOWEncoder({t: x.shape[1] for t, x in g.x_dict.items()}, "p", [["a"], ["s"]],
+                      hidden=8, dropout=0.0, path_dims=[4, 3])
+    assert "p" not in enc.proj and len(enc.path_proj) == 2
+    enc.eval()
+    outs = enc(inp)
+    ref = naive_encoder(enc, g, inp)
+    for a, b in zip(outs, ref):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+    grads = torch.autograd.grad(outs[1].sum() + outs[2].sum(), list(enc.parameters()))
+    ref_grads = torch.autograd.grad(ref[1].sum() + ref[2].sum(), list(enc.parameters()))
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="2 meta-paths"):
+        MEOWEncoder({"a": 3, "s": 2}, "p", [["a"], ["s"]], path_dims=[4])
+    with pytest.raises(ValueError, match="per-path"):
+        dataclasses.replace(g, x_paths=[torch.rand(6, 4)])
+    with pytest.raises(ValueError, match="5 rows"):
+        dataclasses.replace(g, x_paths=[torch.rand(6, 4), torch.rand(5, 4)])
 
 
 def test_cpu_csr_product_backward_reads_the_matrix_in_place():

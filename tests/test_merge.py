@@ -68,6 +68,14 @@ def test_merge_command_line(tmp_path, capsys):
     assert "--seeds 2" in merged["command"] and "--seed " not in merged["command"]
     assert "synthetic" in page.read_text()
     assert "merged 2 records" in capsys.readouterr().out
+    relabeled = tmp_path / "results" / "grace" / "relabeled.json"
+    assert main(["merge", *paths, "--out", str(relabeled), "--label", "GRACE (old inputs)",
+                 "--note", "ran before the default changed", "--docs", str(page),
+                 "--results-dir", str(tmp_path / "results")]) == 0
+    assert read_result(relabeled)["label"] == "GRACE (old inputs)"
+    text = page.read_text()
+    assert "| GRACE (old inputs) |" in text
+    assert "- GRACE (old inputs): ran before the default changed" in text
     assert main(["merge", paths[0], paths[0], "--out", str(tmp_path / "x.json")]) == 2
 
 

@@ -9,6 +9,7 @@
   (``$GCL_CACHE``, else ``~/.cache/gcl``);
 * :func:`load_hetero`, :class:`MetaPathGraph`, :func:`from_hetero_data` — heterogeneous graphs
   (ACM, DBLP, AMiner, IMDB in the MEOW and HeCo layouts) seen through their meta-paths;
+  :func:`metapath2vec_features` derives metapath2vec inputs for them (MEOW's AMiner inputs);
 * :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`;
 * :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`.
 
@@ -52,6 +53,7 @@ __all__ = [
     "MetaPathGraph",
     "load_hetero",
     "from_hetero_data",
+    "metapath2vec_features",
 ]
 
 _LAZY = {"MetaPathGraph", "from_hetero_data", "load_hetero"}
@@ -64,4 +66,8 @@ def __getattr__(name: str):
         from . import hetero
 
         return getattr(hetero, name)
+    if name == "metapath2vec_features":
+        from .metapath2vec import metapath2vec_features
+
+        return metapath2vec_features
     raise AttributeError(f"module 'gcl.data' has no attribute {name!r}")

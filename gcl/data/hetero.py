@@ -81,6 +81,10 @@ class MetaPathGraph:
         y: 0-based labels ``[N]`` (may be ``None``).
         splits: ``{size: (train_idx, val_idx, test_idx)}`` index tensors.
         info: provenance notes (which inputs were used, derived files).
+        x_paths: optional target features per meta-path (MEOW's AMiner inputs: one
+            metapath2vec embedding per meta-path, see :func:`gcl.data.metapath2vec_features`);
+            when set, each meta-path's views read its own matrix and the coarse view the mean
+            of their projections.
 
     Example:
         >>> g = MetaPathGraph("toy", "p", {"p": torch.eye(2), "a": torch.eye(1)}, ["pap"],
@@ -99,9 +103,18 @@ class MetaPathGraph:
     y: Tensor | None = None
     splits: dict = field(default_factory=dict)
     info: dict = field(default_factory=dict)
+    x_paths: list | None = None
 
     def __post_init__(self):
         n = self.x_dict[self.target].shape[0]
+        if self.x_paths is not None:
+            if len(self.x_paths) != len(self.metapaths):
+                raise ValueError(f"MetaPathGraph {self.name!r}: {len(self.x_paths)} per-path "
+                                 f"target feature matrices for {len(self.metapaths)} meta-paths")
+            for p, x in zip(self.metapaths, self.x_paths):
+                if x.shape[0] != n:
+                    raise ValueError(f"meta-path {p!r}: per-path target features have "
+                                     f"{x.shape[0]} rows, expected {n}")
         if len(self.adjs) != len(self.metapaths) or len(self.contexts) != len(self.metapaths):
             raise ValueError(f"MetaPathGraph {self.name!r}: {len(self.metapaths)} meta-paths but "
                              f"{len(self.adjs)} adjacencies and {len(self.contexts)} context lists")
@@ -319,8 +332,9 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
 
     Returns:
         MetaPathGraph: see the module docstring. DBLP (MEOW) gets ``apcpa``/``aptpa`` and
-        ``nei_apcp``/``nei_aptp`` from :func:`dblp_derived`; AMiner uses HeCo's one-hot inputs
-        (the metapath2vec features of the MEOW release are not in the mirror).
+        ``nei_apcp``/``nei_aptp`` from :func:`dblp_derived`; AMiner has HeCo's one-hot inputs
+        (the metapath2vec features of the MEOW release are not in the mirror:
+        :func:`gcl.data.metapath2vec_features` derives them).
 
     Raises:
         DatasetNotFoundError: when files are missing.

@@ -226,6 +226,11 @@ class MEOWEncoder(nn.Module):
     (their mean). It returns ``(z_coarse, z, u, v)``: the coarse-view GCN output, the fused
     fine-view embedding (the output embedding), and the head's L2-normalised projections.
 
+    With ``path_dims`` (MEOW's AMiner inputs: one target feature matrix per meta-path) the
+    inputs carry ``x_paths`` and ``x_masked_paths`` instead of the target's ``x`` and
+    ``x_masked``: meta-path ``p`` projects its own matrix with its own layer, and the coarse
+    view reads the mean of those projections.
+
     Args:
         in_dims: input width per node type.
         target: the target node type.
@@ -235,6 +240,8 @@ class MEOWEncoder(nn.Module):
         dropout: the one dropout rate (default: 0.2).
         masked_dropout: apply dropout to the masked target projection too (ACM: yes; DBLP's
             reference code skips it) (default: ``True``).
+        path_dims: input width of each meta-path's target feature matrix, or ``None`` (one
+            target matrix, the default).
         checkpoint: keep only the inputs and outputs of each stage (projections, context
             terms, each GCN view, attention, head) while gradients are recorded and recompute
             the stage's activations in the backward pass (``torch.utils.checkpoint``, random
@@ -255,14 +262,21 @@ class MEOWEncoder(nn.Module):
 
     def __init__(self, in_dims: dict, target: str, context_types: list, *, hidden: int = 64,
                  proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True,
-                 checkpoint: bool = True):
+                 path_dims: list | None = None, checkpoint: bool = True):
         super().__init__()
         self.checkpoint = bool(checkpoint)
         self.target = target
         self.context_types = [list(c) for c in context_types]
-        types = {target} | {t for c in self.context_types for t in c}
+        if path_dims is not None and len(path_dims) != len(self.context_types):
+            raise ValueError(f"MEOWEncoder: {len(path_dims)} path_dims for "
+                             f"{len(self.context_types)} meta-paths")
+        types = {t for c in self.context_types for t in c}
+        if path_dims is None:
+            types.add(target)
         self.proj = nn.ModuleDict({t: nn.Linear(int(in_dims[t]), hidden) for t in sorted(types)})
-        for lin in self.proj.values():
+        self.path_proj = None if path_dims is None else nn.ModuleList(
+            [nn.Linear(int(d), hidden) for d in path_dims])
+        for lin in [*self.proj.values(), *(self.path_proj or [])]:
             nn.init.xavier_normal_(lin.weight, gain=1.414)
         self.ctx = nn.ModuleList([
             nn.ModuleList([nn.Linear(hidden, hidden, bias=False) for _ in c])
@@ -277,9 +291,10 @@ class MEOWEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.masked_dropout = bool(masked_dropout)
 
-    def project(self, t: str, x: Tensor, *, dropout: bool = True) -> Tensor:
-        """``ELU(Dropout(W_t x + b))`` for node type ``t``."""
-        h = sparse_linear(x, self.proj[t])
+    def project(self, t, x: Tensor, *, dropout: bool = True) -> Tensor:
+        """``ELU(Dropout(W_t x + b))`` for node type ``t`` (or, an ``int``, for the target
+        features of that meta-path, with ``path_dims``)."""
+        h = sparse_linear(x, self.path_proj[t] if isinstance(t, int) else self.proj[t])
         return F.elu(self.dropout(h) if dropout else h)
 
     def _run(self, fn, *args):
@@ -307,15 +322,23 @@ class MEOWEncoder(nn.Module):
     def forward(self, inputs: dict):
         x = inputs["x"]
         h = {t: self._run(self.project, t, x[t]) for t in self.proj}
-        h_target = h[self.target]
-        h_masked = self._run(partial(self.project, dropout=self.masked_dropout), self.target,
-                             inputs["x_masked"])
-        z_coarse = self._run(self.gcn, h_target, inputs["coarse"])
+        masked_proj = partial(self.project, dropout=self.masked_dropout)
+        n_paths = len(inputs["contexts"])
+        if self.path_proj is not None:
+            h_paths = [self._run(self.project, p, xp) for p, xp in enumerate(inputs["x_paths"])]
+            h_masks = [self._run(masked_proj, p, xm)
+                       for p, xm in enumerate(inputs["x_masked_paths"])]
+            h_coarse = torch.stack(h_paths).mean(0)
+        else:
+            h_coarse = h[self.target]
+            h_paths = [h_coarse] * n_paths
+            h_masks = [self._run(masked_proj, self.target, inputs["x_masked"])] * n_paths
+        z_coarse = self._run(self.gcn, h_coarse, inputs["coarse"])
         clean, masked = [], []
         for p, triples in enumerate(inputs["contexts"]):
             ctx = self._run(self._context, p, triples, h)
-            clean.append(self._run(self._view, h_target, ctx, inputs["adjs"][p]))
-            masked.append(self._run(self._view, h_masked, ctx, inputs["adjs_masked"][p]))
+            clean.append(self._run(self._view, h_paths[p], ctx, inputs["adjs"][p]))
+            masked.append(self._run(self._view, h_masks[p], ctx, inputs["adjs_masked"][p]))
         z, beta = self._run(self._attend, *clean, *masked)
         self.last_beta = beta.detach()
         u = self._run(self._head, z_coarse)

@@ -44,7 +44,7 @@ from ..pipeline import (
 )
 from .base import CONFIG_DIR, Method, register
 
-__all__ = ["prepare_inputs", "MEOWModel", "build_meow", "build_adameow", "fit_meow",
+__all__ = ["prepare_inputs", "input_features", "MEOWModel", "build_meow", "build_adameow", "fit_meow",
            "evaluate_meow"]
 
 
@@ -84,6 +84,59 @@ def _to_sparse(m, device, csr: bool):
     return one(m), one(sp.csr_matrix(m).T)  # the transpose serves the backward pass
 
 
+def input_features(graph, config: dict):
+    """The graph with the inputs ``config["features"]`` asks for: ``"given"`` (default: the
+    graph's own features) or ``"metapath2vec"`` (:func:`gcl.data.metapath2vec_features`, with
+    the ``m2v_*`` keys as its parameters: ``m2v_walks_per_node`` → ``walks_per_node``, …;
+    computed once and cached, progress on stderr).
+
+    Args:
+        graph: a :class:`gcl.data.MetaPathGraph`.
+        config: a MEOW/AdaMEOW configuration (reads ``features`` and the ``m2v_*`` keys).
+
+    Returns:
+        MetaPathGraph: ``graph`` itself for ``"given"``, else a copy with ``x_paths``.
+
+    Raises:
+        ValueError: an unknown ``features`` value.
+
+    Example:
+        >>> import scipy.sparse as sp
+        >>> from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+        >>> pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))  # 6 papers, 2 authors
+        >>> g = MetaPathGraph("toy", "p", {"p": torch.eye(6), "a": torch.eye(2)}, ["pap"],
+        ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+        >>> input_features(g, {}) is g
+        True
+        >>> input_features(g, {"features": "words"})
+        Traceback (most recent call last):
+        ...
+        ValueError: config key 'features' must be 'given' or 'metapath2vec', got 'words'
+    """
+    features = str(config.get("features", "given"))
+    if features == "given":
+        return graph
+    if features != "metapath2vec":
+        raise ValueError(f"config key 'features' must be 'given' or 'metapath2vec', got "
+                         f"{features!r}")
+    from ..data.metapath2vec import metapath2vec_features
+
+    params = {k[4:]: v for k, v in config.items() if k.startswith("m2v_")}
+    return metapath2vec_features(graph, progress=True, **params)
+
+
+def _masked(x, rate, gen):
+    """:func:`mask_feature_entries`; a sparse result without its masked entries (explicit
+    zeros): the same products, less memory."""
+    out = mask_feature_entries(x, float(rate), gen)
+    if out.is_sparse:
+        out = out.coalesce()
+        keep = out.values() != 0
+        out = torch.sparse_coo_tensor(out.indices()[:, keep], out.values()[keep], out.shape,
+                                      is_coalesced=True, check_invariants=False)
+    return out
+
+
 def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
                    device="cpu", csr: bool = True, pathsim_ties: str = "index") -> dict:
     """Everything MEOW's encoder reads, computed once before training.
@@ -106,7 +159,9 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     Returns:
         dict: ``x``, ``x_masked``, ``contexts``, ``adjs``, ``adjs_masked``, ``coarse`` (the list
         of ``adjs``: the GCN averages their products) and ``kept`` (entries kept by PathSim per
-        meta-path).
+        meta-path); for a graph with per-path target features (``graph.x_paths``) also
+        ``x_paths`` and ``x_masked_paths`` (each matrix masked at ``feat_mask``), and
+        ``x_masked`` is ``None``.
 
     Example:
         >>> import scipy.sparse as sp
@@ -134,14 +189,14 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
     # kept as the list of the meta-path adjacencies instead of a third copy of their entries
     coarse = list(adjs)
     x = {t: v.to(device) for t, v in graph.x_dict.items()}
-    x_masked = mask_feature_entries(graph.x, float(feat_mask), gen)
-    if x_masked.is_sparse:  # drop the masked entries (explicit zeros): same products, less memory
-        x_masked = x_masked.coalesce()
-        keep = x_masked.values() != 0
-        x_masked = torch.sparse_coo_tensor(x_masked.indices()[:, keep], x_masked.values()[keep],
-                                           x_masked.shape, is_coalesced=True,
-                                           check_invariants=False)
-    x_masked = x_masked.to(device)
+    paths = getattr(graph, "x_paths", None)
+    extra = {}
+    if paths is not None:  # one target matrix per meta-path, each masked (in meta-path order)
+        extra = {"x_paths": [xp.to(device) for xp in paths],
+                 "x_masked_paths": [_masked(xp, feat_mask, gen).to(device) for xp in paths]}
+        x_masked = None
+    else:
+        x_masked = _masked(graph.x, feat_mask, gen).to(device)
     contexts = []
     for triples in graph.contexts:
         out = []
@@ -153,7 +208,7 @@ def prepare_inputs(graph, *, nei_max, adj_mask, feat_mask: float, seed: int = 0,
             out.append((t, _to_sparse(inc, device, csr), (1.0 / count).to(device)))
         contexts.append(out)
     return {"x": x, "x_masked": x_masked, "contexts": contexts, "adjs": adjs,
-            "adjs_masked": masked, "coarse": coarse, "kept": kept}
+            "adjs_masked": masked, "coarse": coarse, "kept": kept, **extra}
 
 
 class MEOWModel:
@@ -170,7 +225,9 @@ class MEOWModel:
             derived from torch's initial seed), ``hidden`` (64), ``proj_dim`` (``hidden``),
             ``dropout`` (0.2), ``masked_dropout`` (``True``), ``weight_decay`` (0), for MEOW
             ``proto_weight`` (1.0), ``kmeans_niter`` (20), ``kmeans_nredo`` (5), for AdaMEOW
-            ``weight_hidden`` (16), ``pathsim_ties`` (``"index"``, see :func:`prepare_inputs`).
+            ``weight_hidden`` (16), ``pathsim_ties`` (``"index"``, see :func:`prepare_inputs`),
+            ``features`` (``"given"``, or ``"metapath2vec"`` with ``m2v_*`` keys, see
+            :func:`input_features`).
         variant: ``"meow"`` (default); any other value builds AdaMEOW (the registered builder
             passes ``"adameow"``).
 
@@ -203,6 +260,8 @@ class MEOWModel:
         self.device = resolve_device(config.get("device", "auto"))
         seed = int(config.get("seed", torch.initial_seed() % (2**31)))
         self.seed = seed
+        graph = input_features(graph, config)
+        self.inputs_info = graph.info.get("metapath2vec")
         self.inputs = prepare_inputs(graph, nei_max=config["nei_max"],
                                      adj_mask=config["adj_mask"],
                                      feat_mask=float(config["feat_mask"]), seed=seed,
@@ -216,6 +275,8 @@ class MEOWModel:
                                    hidden=hidden, proj_dim=proj,
                                    dropout=float(config.get("dropout", 0.2)),
                                    masked_dropout=bool(config.get("masked_dropout", True)),
+                                   path_dims=None if graph.x_paths is None else
+                                   [int(x.shape[1]) for x in graph.x_paths],
                                    checkpoint=bool(config.get("checkpoint", True))
                                    ).to(self.device)
         if variant == "meow":
