@@ -6,9 +6,13 @@ it, so that users never see a traceback from deep inside torch for a malformed g
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
-from collections.abc import Iterable
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,6 +27,51 @@ __all__ = [
     "validate_graph",
     "make_generator",
 ]
+
+
+@contextlib.contextmanager
+def atomic_target(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary file beside ``path``; once the block ends, rename it over ``path``.
+
+    Readers never see a half-written file, and processes that write the same cache entry at
+    once cannot collide: each gets its own temporary name (it keeps ``path``'s suffix, so
+    ``np.savez`` and ``scipy.sparse.save_npz`` add nothing). The temporary file is removed when
+    the block raises. ``durable=True`` also fsyncs the file and the folder (for checkpoints).
+    The file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_target(target) as tmp:
+        ...     _ = tmp.write_text("done")
+        >>> target.read_text()
+        'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        if durable:
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        if durable:
+            with contextlib.suppress(OSError):  # e.g. Windows cannot open a folder
+                dir_fd = os.open(path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dir_fd)
+                finally:
+                    os.close(dir_fd)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:

@@ -6,7 +6,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +14,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ._utils import check_positive, resolve_device, seed_everything, validate_graph
+from ._utils import (
+    atomic_target,
+    check_positive,
+    resolve_device,
+    seed_everything,
+    validate_graph,
+)
 from .augment.base import Identity
 from .callbacks import Callback
 from .objectives.base import Objective, Regularizer, Step
@@ -204,29 +209,8 @@ def check_checkpoint_meta(path: Path, payload: dict, meta: dict) -> None:
 
 def _atomic_torch_save(payload, path: Path) -> None:
     """``torch.save`` to a temporary file in the same folder, fsync it, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-        try:  # make the rename itself durable
-            dir_fd = os.open(path.parent, os.O_RDONLY)
-        except OSError:  # pragma: no cover - e.g. Windows
-            return
-        try:
-            os.fsync(dir_fd)
-        except OSError:  # pragma: no cover
-            pass
-        finally:
-            os.close(dir_fd)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_target(path, durable=True) as tmp:
+        torch.save(payload, tmp)
 
 
 @dataclass

@@ -19,11 +19,12 @@ import platform
 import shlex
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from ._utils import atomic_target
 
 __all__ = ["RESULT_FORMAT", "device_description", "versions", "write_json", "read_result",
            "make_record", "merge_records", "compare_records"]
@@ -110,16 +111,9 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
         True
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
-            fh.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_target(path) as tmp, open(tmp, "w") as fh:
+        json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
+        fh.write("\n")
     return path
 
 

@@ -163,3 +163,32 @@ def test_heterodata_builder_matches_products():
     assert g.x_dict["conf"].shape == (3, 3) and g.y.tolist() == (torch.arange(7) % 2).tolist()
     with pytest.raises(ValueError, match="start and end"):
         from_hetero_data(d, [("paper", "author", "author")], target="author")
+
+
+def test_dblp_derived_cache_survives_a_concurrent_writer(tmp_path, monkeypatch):
+    """Two runs deriving the same cache entries at once must not take each other's temporary
+    files: here a second derivation runs in the middle of the first one's first write."""
+    from gcl.data.storage import sha256_file
+
+    for name, text in (("pa.txt", "0 0\n1 0\n1 1\n"), ("pc.txt", "0 0\n1 0\n"),
+                       ("pt.txt", "0 0\n1 1\n")):
+        (tmp_path / name).write_text(text)
+    shas = {n: sha256_file(tmp_path / n) for n in ("pa.txt", "pc.txt", "pt.txt")}
+    save, nested = sp.save_npz, []
+
+    def save_then_let_the_other_run_write(file, matrix, *args, **kwargs):
+        save(file, matrix, *args, **kwargs)
+        if not nested:
+            nested.append("running")
+            nested.append(dblp_derived(tmp_path, cache=tmp_path / "cache", shas=shas))
+
+    monkeypatch.setattr(sp, "save_npz", save_then_let_the_other_run_write)
+    out = dblp_derived(tmp_path, cache=tmp_path / "cache", shas=shas)
+    monkeypatch.undo()
+    assert len(nested) == 2 and out["apcpa"].toarray().tolist() == [[4.0, 2.0], [2.0, 1.0]]
+    cached = dblp_derived(tmp_path, cache=tmp_path / "cache", shas=shas)
+    for name, matrix in out.items():
+        np.testing.assert_array_equal(cached[name].toarray(), matrix.toarray())
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(
+        f"{n}-{'-'.join(shas[f][:8] for f in ('pa.txt', 'pc.txt', 'pt.txt'))}.npz"
+        for n in ("apcpa", "aptpa", "nei_apcp", "nei_aptp"))  # no temporary file left

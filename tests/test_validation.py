@@ -325,3 +325,29 @@ def test_cli_reports_a_non_finite_loss_in_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "at epoch 4; last finite loss: 1.25" in err
+
+
+def test_atomic_target_removes_its_file_on_failure_and_keeps_the_old_content(tmp_path):
+    import os
+
+    from gcl._utils import atomic_target
+
+    target = tmp_path / "sub" / "a.npz"
+    with atomic_target(target) as tmp:
+        assert tmp.suffix == ".npz" and tmp.parent == target.parent and tmp != target
+        tmp.write_text("first")
+    assert target.read_text() == "first"
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    with pytest.raises(RuntimeError), atomic_target(target, durable=True) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
+    assert target.read_text() == "first"
+    assert os.listdir(target.parent) == ["a.npz"]
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

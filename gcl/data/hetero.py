@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from .._utils import atomic_target
 from .safe import CorruptFileError, safe_load_npy, safe_load_sparse, safe_loadtxt
 
 __all__ = ["MetaPathGraph", "load_hetero", "from_hetero_data", "dblp_derived", "scipy_to_torch",
@@ -291,11 +292,9 @@ def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None =
         "nei_aptp": _binary(_binary(apt) @ ptm.T),
     }
     if shas:
-        cache.mkdir(parents=True, exist_ok=True)
         for n, m in out.items():
-            tmp = paths[n].with_suffix(".tmp.npz")
-            sp.save_npz(tmp, m)
-            os.replace(tmp, paths[n])
+            with atomic_target(paths[n]) as tmp:  # a name of its own: runs may derive at once
+                sp.save_npz(tmp, m)
     return out
 
 

@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._utils import atomic_target
+
 __all__ = ["METAPATH2VEC_DEFAULTS", "metapath2vec_embeddings", "metapath2vec_features"]
 
 #: Defaults of :func:`metapath2vec_features` (the recipes' ``m2v_*`` keys override them).
@@ -208,10 +210,8 @@ def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = Non
             stored[f"path_{p}"] = emb_t
             stored.setdefault(f"type_{t}", emb_x)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **{k: v.numpy() for k, v in stored.items()})
-            os.replace(tmp, path)
+            with atomic_target(path) as tmp:
+                np.savez(tmp, **{k: v.numpy() for k, v in stored.items()})
     x_dict = dict(graph.x_dict)
     for triples in graph.contexts:
         t = triples[0][0]

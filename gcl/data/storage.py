@@ -23,10 +23,11 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from .._utils import atomic_target
 
 __all__ = [
     "DatasetNotFoundError",
@@ -147,6 +148,7 @@ def file_lock(path: Path) -> Iterator[None]:
         path: the lock file.
 
     Example:
+        >>> import tempfile
         >>> with file_lock(Path(tempfile.mkdtemp()) / ".lock"):
         ...     pass
     """
@@ -165,17 +167,8 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(obj, handle, indent=1, sort_keys=True)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache may be shared
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_target(path) as tmp, open(tmp, "w") as handle:
+        json.dump(obj, handle, indent=1, sort_keys=True)
 
 
 def _read_json(path: Path) -> dict:
@@ -201,6 +194,7 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
         str: 64 lower-case hex digits.
 
     Example:
+        >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "empty"; p.write_bytes(b"")
         0
         >>> sha256_file(p)[:16]
@@ -231,6 +225,7 @@ def verify_files(files: Iterable[tuple[Path, str | None, int | None]], *,
             names the file, the expected and the actual hash.
 
     Example:
+        >>> import tempfile
         >>> p = Path(tempfile.mkdtemp()) / "f"; _ = p.write_bytes(b"abc")
         >>> verify_files([(p, None, 3)], dataset="demo")  # size only: nothing is hashed
         >>> verify_files([(p, None, 4)], dataset="demo")  # doctest: +ELLIPSIS
@@ -339,6 +334,7 @@ def prepare_mirror(mirror: Path, links: Iterable[tuple[Path, str]], *,
         Path: ``mirror``.
 
     Example:
+        >>> import tempfile
         >>> src = Path(tempfile.mkdtemp()) / "a.txt"; _ = src.write_text("x")
         >>> m = prepare_mirror(Path(tempfile.mkdtemp()) / "m", [(src, "raw/a.txt")])
         >>> (m / "raw" / "a.txt").read_text()

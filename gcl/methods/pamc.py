@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._utils import check_choice, check_positive, resolve_device
+from .._utils import atomic_target, check_choice, check_positive, resolve_device
 from ..objectives.pamc import (
     NEGATIVES,
     influence_matrix,
@@ -252,10 +252,8 @@ class PamCTrainer:
         pretrain_autoencoder(self.model, x, epochs=p["epochs"], batch_size=p["batch_size"],
                              lr=p["lr"], seed=p["seed"])
         state = {k: v.detach().cpu() for k, v in self.model.autoencoder_state().items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        tmp.replace(path)
+        with atomic_target(path) as tmp:
+            torch.save(state, tmp)
         return state
 
     def _evaluate(self, q: Tensor, y: Tensor) -> dict:
