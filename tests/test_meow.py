@@ -699,3 +699,32 @@ print("ok")
     proc = subprocess.run([sys.executable, "-W", "error:Sparse invariant:UserWarning", "-c", code],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_init_option_picks_the_linear_initialisation():
+    """``init="reference"`` leaves the projections, context maps and head at PyTorch's default
+    ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; ``"xavier"`` (gain 1.414) draws far outside that
+    range at these widths. The GCN and the attention are the same under both."""
+    from gcl.methods import load_config
+    from gcl.methods.meow import MEOWModel
+
+    base = {**load_config("meow", "acm"), "nei_max": [3, 2], "num_clusters": [2, 3],
+            "hidden": 64, "proj_dim": 64, "device": "cpu", "seed": 0}
+    encoders = {init: MEOWModel(tiny_graph(), {**base, "init": init}, "meow").encoder
+                for init in ("xavier", "reference")}
+    for init, enc in encoders.items():
+        square = [*(lin for group in enc.ctx for lin in group), enc.head]  # 64 x 64
+        layers = [*enc.proj.values(), *square]
+        outside = [float(lin.weight.abs().max() * lin.in_features ** 0.5) for lin in layers]
+        if init == "reference":
+            assert max(outside) <= 1.0
+        else:
+            assert min(outside[len(enc.proj):]) > 1.5
+            for lin in layers:  # xavier_normal: std = 1.414 * sqrt(2 / (fan_in + fan_out))
+                std = 1.414 * (2 / (lin.in_features + lin.out_features)) ** 0.5
+                assert 0.7 < float(lin.weight.std()) / std < 1.3
+    for enc in encoders.values():  # the GCN's own U(-1/8, 1/8) either way
+        for w in (enc.gcn.w1, enc.gcn.w2):
+            assert float(w.abs().max()) <= 64 ** -0.5
+    with pytest.raises(ValueError, match="'init' of MEOWEncoder must be one of"):
+        MEOWModel(tiny_graph(), {**base, "init": "kaiming"}, "meow")

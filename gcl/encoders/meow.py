@@ -14,8 +14,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from .._utils import check_choice
+
 __all__ = ["MEOWEncoder", "SharedGCN", "SemanticAttention", "sparse_linear", "context_mean",
            "spmm"]
+
+#: ``MEOWEncoder(init=...)`` choices: HeCo-style xavier or the reference code's PyTorch default.
+INITS = ("xavier", "reference")
 
 
 class _PairedSpMM(torch.autograd.Function):
@@ -242,6 +247,11 @@ class MEOWEncoder(nn.Module):
             reference code skips it) (default: ``True``).
         path_dims: input width of each meta-path's target feature matrix, or ``None`` (one
             target matrix, the default).
+        init: ``"xavier"`` (default): the type projections, context maps and head start from
+            ``xavier_normal`` with gain 1.414 (HeCo's encoder, the convention of the attention
+            layer); ``"reference"``: PyTorch's default ``nn.Linear`` initialisation for those
+            layers, as the MEOW/AdaMEOW reference code leaves them (the spec does not say). The
+            GCN and the attention are initialised the same way under both.
         checkpoint: keep only the inputs and outputs of each stage (projections, context
             terms, each GCN view, attention, head) while gradients are recorded and recompute
             the stage's activations in the backward pass (``torch.utils.checkpoint``, random
@@ -262,8 +272,9 @@ class MEOWEncoder(nn.Module):
 
     def __init__(self, in_dims: dict, target: str, context_types: list, *, hidden: int = 64,
                  proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True,
-                 path_dims: list | None = None, checkpoint: bool = True):
+                 path_dims: list | None = None, init: str = "xavier", checkpoint: bool = True):
         super().__init__()
+        init = check_choice(init, "init", INITS, "MEOWEncoder")
         self.checkpoint = bool(checkpoint)
         self.target = target
         self.context_types = [list(c) for c in context_types]
@@ -276,18 +287,20 @@ class MEOWEncoder(nn.Module):
         self.proj = nn.ModuleDict({t: nn.Linear(int(in_dims[t]), hidden) for t in sorted(types)})
         self.path_proj = None if path_dims is None else nn.ModuleList(
             [nn.Linear(int(d), hidden) for d in path_dims])
-        for lin in [*self.proj.values(), *(self.path_proj or [])]:
-            nn.init.xavier_normal_(lin.weight, gain=1.414)
+        # The random draws keep this order (seeded runs stay as they were recorded).
+        xavier = partial(nn.init.xavier_normal_, gain=1.414) if init == "xavier" else None
+        for lin in [*self.proj.values(), *(self.path_proj or [])] if xavier else []:
+            xavier(lin.weight)
         self.ctx = nn.ModuleList([
             nn.ModuleList([nn.Linear(hidden, hidden, bias=False) for _ in c])
             for c in self.context_types])
-        for group in self.ctx:
-            for lin in group:
-                nn.init.xavier_normal_(lin.weight, gain=1.414)
+        for lin in (lin for group in self.ctx for lin in group) if xavier else []:
+            xavier(lin.weight)
         self.gcn = SharedGCN(hidden, dropout)
         self.attention = SemanticAttention(hidden, dropout)
         self.head = nn.Linear(hidden, proj_dim or hidden)
-        nn.init.xavier_normal_(self.head.weight, gain=1.414)
+        if xavier:
+            xavier(self.head.weight)
         self.dropout = nn.Dropout(dropout)
         self.masked_dropout = bool(masked_dropout)
 

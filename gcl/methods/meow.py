@@ -277,6 +277,7 @@ class MEOWModel:
                                    masked_dropout=bool(config.get("masked_dropout", True)),
                                    path_dims=None if graph.x_paths is None else
                                    [int(x.shape[1]) for x in graph.x_paths],
+                                   init=str(config.get("init", "xavier")),
                                    checkpoint=bool(config.get("checkpoint", True))
                                    ).to(self.device)
         if variant == "meow":
