@@ -81,9 +81,9 @@ def test_features_carry_class_signal():
 
 
 def test_hundred_thousand_nodes_build_fast():
-    start = time.perf_counter()
+    start = time.process_time()  # CPU seconds of this process: other load does not count
     data = synthetic(num_nodes=100_000, avg_degree=10, seed=0)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert data.num_nodes == 100_000
     assert data.edge_index.size(1) == 1_000_000
     assert elapsed < 10.0, f"100k-node synthetic graph took {elapsed:.1f}s"
