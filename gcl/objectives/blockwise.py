@@ -4,8 +4,11 @@ The dense loss materialises N×N similarity matrices (one fp32 N×N is 107 GiB o
 autograd keeps several of them for the backward pass. Here a custom autograd function streams row
 blocks of ``B`` anchors: the forward pass keeps only the per-anchor log-sum-exps (O(N)), and the
 backward pass recomputes each block's similarities and turns them into gradients with two matrix
-products for the inter-view block and one for each intra-view block, whose matrix is symmetric
-(or, opt-in, reuses blocks kept by the forward: :data:`KEEP_BLOCKS_BYTES`).
+products for the inter-view block (or, opt-in, reuses blocks kept by the forward:
+:data:`KEEP_BLOCKS_BYTES`). The intra-view matrices are symmetric, so both passes compute only
+their upper triangle (row block ``s:e`` against columns ``s:``) and send each block to its rows
+and, transposed, to its columns: half the products and, in the backward pass, half the
+exponentials of those two matrices.
 Values and gradients equal the dense loss (tested to 1e-5 relative).
 
 The loss is the one of :func:`gcl.objectives.info_nce`; see there for the formula. Notation below:
@@ -37,9 +40,9 @@ __all__ = ["blockwise_info_nce_normalized", "auto_block_size", "BLOCK_ELEMENTS",
 #: (measured: B = 256-512 at N = 7.6k-14k); GPUs prefer large blocks.
 BLOCK_ELEMENTS = {"cpu": 4 * 2**20, "cuda": 64 * 2**20}
 
-#: When the raw similarity blocks of one step (``S12``, ``S11``, ``S22``: up to ``3 N^2``
-#: values) fit in this many bytes, the forward pass keeps them and the backward pass reuses
-#: them instead of recomputing three matrix products per block (10-15 % of a CPU step on
+#: When the raw similarity blocks of one step (``S12`` and the upper triangles of ``S11`` and
+#: ``S22``: about ``2 N^2`` values) fit in this many bytes, the forward pass keeps them and the
+#: backward pass reuses them instead of recomputing them (10-15 % of a CPU step on
 #: CiteSeer; the loss's backward pass 2x faster at N = 7650, d = 256; both measured on a loaded
 #: machine), at the price of that memory. Off (0) by default, so the loss stays in ``O(B N)``
 #: memory; set it per call (``keep_bytes``), per objective (``InfoNCE(keep_blocks_mb=...)``) or
@@ -97,59 +100,38 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         inv_tau = 1.0 / tau
         use_intra = intra and n > 1
         lse1 = torch.empty(n, dtype=u1.dtype, device=u1.device)
-        lse2_intra = torch.empty_like(lse1) if (symmetric and use_intra) else None
         col_max = torch.full((n,), -math.inf, dtype=u1.dtype, device=u1.device)
         col_sum = torch.zeros(n, dtype=u1.dtype, device=u1.device)
-        neg_inf = -math.inf
-        per_matrix = n * n * u1.element_size()
-        keep = keep_bytes > 0 and (1 + 2 * use_intra) * per_matrix <= keep_bytes
-        kept: list[list[Tensor]] | None = [] if keep else None
+        intra_views = (u1, u2) if symmetric else (u1,)
+        kept_elements = n * n + (use_intra * len(intra_views) * _triangle_elements(n, block))
+        keep = keep_bytes > 0 and kept_elements * u1.element_size() <= keep_bytes
+        kept: dict[str, list[Tensor]] | None = ({"s12": [], "s11": [], "s22": []} if keep
+                                                else None)
         for s, e in _blocks(n, block):
-            a1 = u1[s:e] * inv_tau
-            s12 = a1 @ u2.t()
+            s12 = (u1[s:e] * inv_tau) @ u2.t()
             if kept is not None:
-                kept.append([s12.clone()])
+                kept["s12"].append(s12.clone())
             if symmetric:
                 # Column log-sum-exp of S12 + b_i (row bias for view-2 anchors), accumulated online.
                 c = s12 if bias is None else s12 + bias[s:e].unsqueeze(1)
-                blk_max = c.amax(dim=0)
-                new_max = torch.maximum(col_max, blk_max)
-                col_sum.mul_(torch.exp(col_max - new_max)).add_(
-                    torch.exp(c - new_max.unsqueeze(0)).sum(dim=0))
-                col_max = new_max
+                _online_lse_(col_max, col_sum, slice(None), c, dim=0)
                 del c
             if bias is not None:
                 s12.add_(bias.unsqueeze(0))
-            r = torch.logsumexp(s12, dim=1)
+            lse1[s:e] = torch.logsumexp(s12, dim=1)
             del s12
-            if use_intra:
-                s11 = a1 @ u1.t()
-                if kept is not None:
-                    kept[-1].append(s11.clone())
-                if bias is not None:
-                    s11.add_(bias.unsqueeze(0))
-                _mask_diagonal_(s11, s, neg_inf)
-                r = torch.logaddexp(r, torch.logsumexp(s11, dim=1))
-                del s11
-                if symmetric:
-                    s22 = (u2[s:e] * inv_tau) @ u2.t()
-                    if kept is not None:
-                        kept[-1].append(s22.clone())
-                    if bias is not None:
-                        s22.add_(bias.unsqueeze(0))
-                    _mask_diagonal_(s22, s, neg_inf)
-                    lse2_intra[s:e] = torch.logsumexp(s22, dim=1)
-                    del s22
-            lse1[s:e] = r
+        lse2 = col_max + torch.log(col_sum) if symmetric else None
+        if use_intra:
+            lse1 = torch.logaddexp(lse1, _intra_lse(u1, bias, inv_tau, block,
+                                                    kept["s11"] if kept is not None else None))
+            if symmetric:
+                lse2 = torch.logaddexp(lse2, _intra_lse(u2, bias, inv_tau, block,
+                                                        kept["s22"] if kept is not None else None))
         positive = (u1 * u2).sum(dim=1) * inv_tau
         if bias is not None:
             positive = positive + bias
         losses = lse1 - positive
-        lse2 = None
         if symmetric:
-            lse2 = col_max + torch.log(col_sum)
-            if lse2_intra is not None:
-                lse2 = torch.logaddexp(lse2, lse2_intra)
             losses = 0.5 * (losses + (lse2 - positive))
         ctx.save_for_backward(u1, u2, bias, lse1, lse2)
         ctx.tau, ctx.intra, ctx.symmetric, ctx.block = tau, use_intra, symmetric, block
@@ -173,9 +155,7 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         # kept blocks are modified in place below, so they serve one backward pass only
         kept, ctx.kept = ctx.kept, None
         for k, (s, e) in enumerate(_blocks(n, ctx.block)):
-            a1 = u1[s:e] * inv_tau
-            saved = kept[k] if kept is not None else None
-            s12 = saved[0] if saved is not None else a1 @ u2.t()
+            s12 = kept["s12"][k] if kept is not None else (u1[s:e] * inv_tau) @ u2.t()
             if ctx.symmetric:
                 t2 = s12 - lse2.unsqueeze(0)
                 if bias is not None:
@@ -191,33 +171,82 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             g1[s:e].add_(grad @ u2, alpha=inv_tau)
             g2.add_(grad.t() @ u1[s:e], alpha=inv_tau)
             del grad
-            if ctx.intra:
-                q1 = saved[1] if saved is not None else a1 @ u1.t()
-                g1[s:e].add_(_intra_grad(q1, bias, lse1, s, e, w1) @ u1, alpha=inv_tau)
-                del q1
-                if ctx.symmetric:
-                    q2 = saved[2] if saved is not None else (u2[s:e] * inv_tau) @ u2.t()
-                    g2[s:e].add_(_intra_grad(q2, bias, lse2, s, e, w2) @ u2, alpha=inv_tau)
-                    del q2
+        if ctx.intra:
+            _intra_backward_(g1, u1, bias, lse1, w1, inv_tau, ctx.block,
+                             kept["s11"] if kept is not None else None)
+            if ctx.symmetric:
+                _intra_backward_(g2, u2, bias, lse2, w2, inv_tau, ctx.block,
+                                 kept["s22"] if kept is not None else None)
         return g1, g2, None, None, None, None, None, None
 
 
-def _intra_grad(q: Tensor, bias: Tensor | None, lse: Tensor, s: int, e: int, w) -> Tensor:
-    """Rows ``s:e`` of ``G + Gᵀ`` for an intra-view matrix ``S = u uᵀ/τ`` (row block ``q``,
-    consumed), where ``G[i, j] = w·exp(S[i, j] + b_j − lse_i)`` off the diagonal and 0 on it.
+def _triangle_elements(n: int, block: int) -> int:
+    """Elements of the row blocks ``S[s:e, s:]`` that cover the upper triangle of an ``n x n``
+    symmetric matrix (diagonal blocks included): about ``n (n + block) / 2``."""
+    return sum((e - s) * (n - s) for s, e in _blocks(n, block))
 
-    ``S`` is symmetric, so ``Gᵀ[i, j] = w·exp(S[i, j] + b_i − lse_j)`` comes from the same block,
-    and the gradient of ``u`` through both factors of ``S`` is ``(G + Gᵀ) u / τ``: one matrix
-    product per block instead of two.
+
+def _online_lse_(run_max: Tensor, run_sum: Tensor, rows: slice, vals: Tensor, dim: int) -> None:
+    """Fold ``vals`` into the running log-sum-exp ``(run_max, run_sum)`` of ``rows``, reducing
+    over ``dim`` (entries of ``-inf`` count for nothing, also when a whole row is ``-inf``)."""
+    new_max = torch.maximum(run_max[rows], vals.amax(dim=dim))
+    shift = torch.where(torch.isfinite(new_max), new_max, torch.zeros_like(new_max))
+    run_sum[rows] = (run_sum[rows] * torch.exp(run_max[rows] - shift)
+                     + torch.exp(vals - shift.unsqueeze(dim)).sum(dim=dim))
+    run_max[rows] = new_max
+
+
+def _intra_lse(u: Tensor, bias: Tensor | None, inv_tau: float, block: int,
+               kept: list[Tensor] | None) -> Tensor:
+    """Per-row log-sum-exp of ``S + b`` without the diagonal, ``S = u uᵀ/τ`` (symmetric).
+
+    Row block ``s:e`` computes ``S[s:e, s:]`` only: its rows feed rows ``s:e`` and, transposed
+    (with the bias of the block's rows), rows ``e:``, so each entry of ``S`` is computed once
+    instead of twice. ``kept`` collects the raw blocks for the backward pass.
     """
-    t = q - lse.unsqueeze(0)  # the transposed term, read by columns
-    if bias is not None:
-        t.add_(bias[s:e].unsqueeze(1))
-        q.add_(bias.unsqueeze(0))
-    q.sub_(lse[s:e].unsqueeze(1)).exp_().add_(t.exp_()).mul_(w)
-    del t
-    _mask_diagonal_(q, s, 0.0)
-    return q
+    n = u.size(0)
+    run_max = torch.full((n,), -math.inf, dtype=u.dtype, device=u.device)
+    run_sum = torch.zeros(n, dtype=u.dtype, device=u.device)
+    for s, e in _blocks(n, block):
+        q = (u[s:e] * inv_tau) @ u[s:].t()
+        if kept is not None:
+            kept.append(q.clone())
+        if e < n:
+            c = q[:, e - s:] if bias is None else q[:, e - s:] + bias[s:e].unsqueeze(1)
+            _online_lse_(run_max, run_sum, slice(e, None), c, dim=0)
+            del c
+        if bias is not None:
+            q.add_(bias[s:].unsqueeze(0))
+        _mask_diagonal_(q, 0, -math.inf)
+        _online_lse_(run_max, run_sum, slice(s, e), q, dim=1)
+        del q
+    return run_max + torch.log(run_sum)
+
+
+def _intra_backward_(g: Tensor, u: Tensor, bias: Tensor | None, lse: Tensor, w, inv_tau: float,
+                     block: int, kept: list[Tensor] | None) -> None:
+    """Add the gradient of the intra-view terms of ``S = u uᵀ/τ`` to ``g``.
+
+    With ``G[i, j] = w·exp(S[i, j] + b_j − lse_i)`` off the diagonal (0 on it) the gradient is
+    ``(G + Gᵀ) u / τ``, and ``M = G + Gᵀ`` is symmetric: row block ``s:e`` forms ``M[s:e, s:]``
+    from ``S[s:e, s:]`` (``Gᵀ[i, j] = w·exp(S[i, j] + b_i − lse_j)`` comes from the same entries)
+    and sends it to rows ``s:e`` (``M[s:e, s:] u[s:]``) and, transposed, to rows ``e:``
+    (``M[s:e, e:]ᵀ u[s:e]``). ``kept`` blocks are consumed.
+    """
+    n = u.size(0)
+    for k, (s, e) in enumerate(_blocks(n, block)):
+        q = kept[k] if kept is not None else (u[s:e] * inv_tau) @ u[s:].t()
+        t = q - lse[s:].unsqueeze(0)  # the transposed term, read by columns
+        if bias is not None:
+            t.add_(bias[s:e].unsqueeze(1))
+            q.add_(bias[s:].unsqueeze(0))
+        q.sub_(lse[s:e].unsqueeze(1)).exp_().add_(t.exp_()).mul_(w)
+        del t
+        _mask_diagonal_(q, 0, 0.0)
+        g[s:e].add_(q @ u[s:], alpha=inv_tau)
+        if e < n:
+            g[e:].add_(q[:, e - s:].t() @ u[s:e], alpha=inv_tau)
+        del q
 
 
 def blockwise_info_nce_normalized(u1: Tensor, u2: Tensor, tau: float, *,
