@@ -157,3 +157,23 @@ def test_keep_bytes_per_call_and_per_recipe():
         assert get_method(method).build({**cfg, "device": "cpu"}, data).objective.keep_bytes == 2**21
         cfg = load_config(method, "synthetic")
         assert get_method(method).build({**cfg, "device": "cpu"}, data).objective.keep_bytes is None
+
+
+@pytest.mark.parametrize("n,block", [(2, 1), (7, 1), (7, 3), (50, 16), (50, 50)])
+@pytest.mark.parametrize("bias", [False, True])
+def test_intra_view_log_sum_exp_from_the_upper_triangle(n, block, bias):
+    """The intra-view row log-sum-exps, computed from row blocks ``S[s:e, s:]`` only (each entry
+    once, sent to its row and its column), equal the dense ones without the diagonal."""
+    from gcl.objectives.blockwise import _intra_lse, _triangle_elements
+
+    gen = torch.Generator().manual_seed(n + block)
+    u = F.normalize(torch.randn(n, 5, generator=gen, dtype=torch.float64), dim=1)
+    b = torch.randn(n, generator=gen, dtype=torch.float64) if bias else None
+    dense = u @ u.t() / 0.3 + (0 if b is None else b.unsqueeze(0))
+    dense.fill_diagonal_(float("-inf"))
+    kept: list = []
+    got = _intra_lse(u, b, 1 / 0.3, block, kept)
+    torch.testing.assert_close(got, torch.logsumexp(dense, dim=1), rtol=1e-12, atol=0)
+    # the kept blocks are the upper triangle's row blocks: about half of the matrix
+    assert sum(q.numel() for q in kept) == _triangle_elements(n, block)
+    assert [q.shape for q in kept][0] == (min(block, n), n)
