@@ -86,12 +86,6 @@ def _blocks(n: int, block: int):
         yield start, min(start + block, n)
 
 
-def _mask_diagonal_(mat: Tensor, start: int, value: float) -> None:
-    """Set ``mat[k, start + k] = value`` for every row ``k`` of a row block starting at ``start``."""
-    rows = torch.arange(mat.size(0), device=mat.device)
-    mat[rows, rows + start] = value
-
-
 class _BlockwiseInfoNCE(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u1: Tensor, u2: Tensor, bias: Tensor | None, tau: float, intra: bool,
@@ -217,7 +211,7 @@ def _intra_lse(u: Tensor, bias: Tensor | None, inv_tau: float, block: int,
             del c
         if bias is not None:
             q.add_(bias[s:].unsqueeze(0))
-        _mask_diagonal_(q, 0, -math.inf)
+        q.diagonal().fill_(-math.inf)  # S[i, i]: row block s:e starts at column s
         _online_lse_(run_max, run_sum, slice(s, e), q, dim=1)
         del q
     return run_max + torch.log(run_sum)
@@ -242,7 +236,7 @@ def _intra_backward_(g: Tensor, u: Tensor, bias: Tensor | None, lse: Tensor, w, 
             q.add_(bias[s:].unsqueeze(0))
         q.sub_(lse[s:e].unsqueeze(1)).exp_().add_(t.exp_()).mul_(w)
         del t
-        _mask_diagonal_(q, 0, 0.0)
+        q.diagonal().fill_(0.0)
         g[s:e].add_(q @ u[s:], alpha=inv_tau)
         if e < n:
             g[e:].add_(q[:, e - s:].t() @ u[s:e], alpha=inv_tau)
