@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--note", default=None,
                    help="a line the reproduction page prints under the table for this row "
                         "(e.g. the records ran under an earlier default)")
+    p.add_argument("--fill", action="append", default=[], metavar="KEY=VALUE",
+                   help="a configuration key that older records lack, with the value their "
+                        "code used (repeatable; recorded in merged_from)")
     p.add_argument("--docs", default=None, metavar="PAGE.md",
                    help="regenerate this reproduction page from --results-dir afterwards")
     p.add_argument("--results-dir", default="results",
@@ -353,9 +356,11 @@ def _cmd_compare(args) -> int:
 
 
 def _cmd_merge(args) -> int:
+    from .methods import parse_override
     from .results import merge_records, read_result, write_json
 
-    merged = merge_records([read_result(path) for path in args.records])
+    fill = dict(parse_override(text) for text in args.fill)
+    merged = merge_records([read_result(path) for path in args.records], fill=fill)
     if args.label:
         merged["label"] = args.label
     if args.note:

@@ -228,7 +228,7 @@ def _seed_options(command: str, seeds: list[int]) -> str:
     return stripped + f" {key} {len(seeds)}" + (f" --seed {seeds[0]}" if seeds[0] else "")
 
 
-def merge_records(records: list[dict]) -> dict:
+def merge_records(records: list[dict], fill: dict | None = None) -> dict:
     """One record from several records of the same run configuration with different seeds.
 
     Seeds run as separate processes (or on separate machines) become the record one command
@@ -241,8 +241,15 @@ def merge_records(records: list[dict]) -> dict:
     single equivalent command when the seeds form a contiguous range (each run seeds itself,
     so the runs do not depend on which process ran them).
 
+    A configuration key added to the code after some of the records were written is missing
+    from those records only. ``fill`` gives such keys the value the older code used (its
+    behaviour before the key existed): a record without the key takes that value, a record that
+    has the key must already hold it. The merged record's ``merged_from`` says which keys were
+    filled in which record.
+
     Args:
         records: result records (dicts as :func:`read_result` returns).
+        fill: ``{key: value}`` for configuration keys the older records lack (default: none).
 
     Returns:
         dict: the merged record (``created`` and ``versions`` are the newest record's).
@@ -271,6 +278,15 @@ def merge_records(records: list[dict]) -> dict:
     records = list(records)
     if len(records) < 2:
         raise ValueError(f"merge_records needs at least two records, got {len(records)}")
+    filled = [{} for _ in records]
+    if fill:
+        records = [dict(r) for r in records]
+        for r, done in zip(records, filled):
+            config = dict(r.get("config") or {})
+            for key, value in fill.items():
+                if key not in config:
+                    config[key] = done[key] = value
+            r["config"] = config
     first = records[0]
     for key in _MERGE_KEYS:
         values = [json.dumps(r.get(key), sort_keys=True, default=str) for r in records]
@@ -308,7 +324,8 @@ def merge_records(records: list[dict]) -> dict:
         config=first["config"], seeds=seeds, metrics=metrics, timing=timing, runs=runs,
         command=_seed_options(command, seeds) if contiguous and command else command,
         merged_from=[{"command": r.get("command"), "created": r.get("created"),
-                      "seeds": r.get("seeds")} for r in sorted(records, key=lambda r: r["seeds"])],
+                      "seeds": r.get("seeds"), **({"filled": done} if done else {})}
+                     for r, done in sorted(zip(records, filled), key=lambda rd: rd[0]["seeds"])],
     )
     return merged
 

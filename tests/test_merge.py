@@ -48,6 +48,23 @@ def test_merge_refuses_overlap_other_config_and_single_record(records):
         merge_records(parts[:1])
 
 
+def test_merge_fills_a_key_that_older_records_lack(records):
+    _, parts = records
+    older = json.loads(json.dumps(parts[1]))  # written before the code had the key "init"
+    newer = json.loads(json.dumps(parts[0]))
+    newer["config"]["init"] = "xavier"
+    with pytest.raises(ValueError, match="'config'"):
+        merge_records([older, newer])
+    merged = merge_records([older, newer], fill={"init": "xavier"})
+    assert merged["config"]["init"] == "xavier" and merged["seeds"] == [0, 1]
+    # merged_from is in seed order: the older record is seed 0
+    assert [m.get("filled") for m in merged["merged_from"]] == [{"init": "xavier"}, None]
+    assert "init" not in older["config"]  # the inputs are left as they were
+    # a record that has the key with another value is not overridden
+    with pytest.raises(ValueError, match="'config'"):
+        merge_records([older, newer], fill={"init": "reference"})
+
+
 def test_merge_command_line(tmp_path, capsys):
     paths = []
     for s in (0, 1):
