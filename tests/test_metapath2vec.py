@@ -119,3 +119,7 @@ def test_meow_trains_on_metapath2vec_inputs(method, tmp_path, monkeypatch):
     assert len(history.epochs) == 3 and all(np.isfinite(e["loss"]) for e in history.epochs)
     assert model.embed(g).shape == (20, 8)
     assert len(list((tmp_path / "hetero" / "metapath2vec").glob("groups-*.npz"))) == 1
+    # the derivation's cost goes into the run's meta, and comes back from the cache
+    seconds = history.meta["metapath2vec_s"]
+    assert set(seconds) == set(g.metapaths) and all(v > 0 for v in seconds.values())
+    assert m.build(cfg, g).inputs_seconds == seconds

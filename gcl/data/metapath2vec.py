@@ -168,7 +168,9 @@ def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = Non
 
     Returns:
         MetaPathGraph: a copy with ``x_paths`` and the new context features;
-        ``info["inputs"]`` says ``"metapath2vec"`` and ``info["metapath2vec"]`` the parameters.
+        ``info["inputs"]`` says ``"metapath2vec"``, ``info["metapath2vec"]`` the parameters and
+        ``info["metapath2vec_s"]`` the seconds each meta-path's derivation took when it was
+        computed (kept in the cache; ``None`` for caches written before it was recorded).
 
     Raises:
         ValueError: an unknown parameter, or a meta-path without exactly one context type.
@@ -206,7 +208,9 @@ def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = Non
         stored = {}
         for p, triples in zip(graph.metapaths, graph.contexts):
             t, inc = triples[0]
+            start = time.perf_counter()
             emb_t, emb_x = metapath2vec_embeddings(inc, progress=progress, label=p, **params)
+            stored[f"seconds_{p}"] = torch.tensor(time.perf_counter() - start, dtype=torch.float64)
             stored[f"path_{p}"] = emb_t
             stored.setdefault(f"type_{t}", emb_x)
         if path is not None:
@@ -217,5 +221,9 @@ def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = Non
         t = triples[0][0]
         x_dict[t] = stored[f"type_{t}"]
     x_paths = [stored[f"path_{p}"] for p in graph.metapaths]
-    info = {**graph.info, "inputs": "metapath2vec", "metapath2vec": params}
+    seconds = None
+    if all(f"seconds_{p}" in stored for p in graph.metapaths):
+        seconds = {p: float(stored[f"seconds_{p}"]) for p in graph.metapaths}
+    info = {**graph.info, "inputs": "metapath2vec", "metapath2vec": params,
+            "metapath2vec_s": seconds}
     return replace(graph, x_dict=x_dict, x_paths=x_paths, info=info)

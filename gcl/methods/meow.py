@@ -262,6 +262,7 @@ class MEOWModel:
         self.seed = seed
         graph = input_features(graph, config)
         self.inputs_info = graph.info.get("metapath2vec")
+        self.inputs_seconds = graph.info.get("metapath2vec_s")
         self.inputs = prepare_inputs(graph, nei_max=config["nei_max"],
                                      adj_mask=config["adj_mask"],
                                      feat_mask=float(config["feat_mask"]), seed=seed,
@@ -436,6 +437,8 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
     history.meta.update(train_s=prior_train_s + time.perf_counter() - t_start, best_loss=best,
                         stopped_epoch=len(history.epochs), device=str(model.device),
                         pathsim_kept=model.inputs["kept"])
+    if model.inputs_seconds:  # the metapath2vec derivation the inputs came from (once per cache)
+        history.meta["metapath2vec_s"] = model.inputs_seconds
     if model.device.type == "cuda":
         history.meta["peak_mem_mb"] = torch.cuda.max_memory_allocated(model.device) / 2**20
     else:
