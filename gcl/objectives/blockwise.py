@@ -96,8 +96,8 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         lse1 = torch.empty(n, dtype=u1.dtype, device=u1.device)
         col_max = torch.full((n,), -math.inf, dtype=u1.dtype, device=u1.device)
         col_sum = torch.zeros(n, dtype=u1.dtype, device=u1.device)
-        intra_views = (u1, u2) if symmetric else (u1,)
-        kept_elements = n * n + (use_intra * len(intra_views) * _triangle_elements(n, block))
+        # S12 whole, and the upper triangle of S11 (and of S22 when symmetric)
+        kept_elements = n * n + use_intra * (1 + symmetric) * _triangle_elements(n, block)
         keep = keep_bytes > 0 and kept_elements * u1.element_size() <= keep_bytes
         kept: dict[str, list[Tensor]] | None = ({"s12": [], "s11": [], "s22": []} if keep
                                                 else None)
@@ -117,10 +117,10 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         lse2 = col_max + torch.log(col_sum) if symmetric else None
         if use_intra:
             lse1 = torch.logaddexp(lse1, _intra_lse(u1, bias, inv_tau, block,
-                                                    kept["s11"] if kept is not None else None))
+                                                    (kept or {}).get("s11")))
             if symmetric:
                 lse2 = torch.logaddexp(lse2, _intra_lse(u2, bias, inv_tau, block,
-                                                        kept["s22"] if kept is not None else None))
+                                                        (kept or {}).get("s22")))
         positive = (u1 * u2).sum(dim=1) * inv_tau
         if bias is not None:
             positive = positive + bias
@@ -166,11 +166,10 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
             g2.add_(grad.t() @ u1[s:e], alpha=inv_tau)
             del grad
         if ctx.intra:
-            _intra_backward_(g1, u1, bias, lse1, w1, inv_tau, ctx.block,
-                             kept["s11"] if kept is not None else None)
+            _intra_backward_(g1, u1, bias, lse1, w1, inv_tau, ctx.block, (kept or {}).get("s11"))
             if ctx.symmetric:
                 _intra_backward_(g2, u2, bias, lse2, w2, inv_tau, ctx.block,
-                                 kept["s22"] if kept is not None else None)
+                                 (kept or {}).get("s22"))
         return g1, g2, None, None, None, None, None, None
 
 
