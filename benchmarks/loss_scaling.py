@@ -6,10 +6,12 @@ dense point that cannot allocate its N×N matrices fails alone: the subprocess's
 capped (``--mem-cap-gb``) so it stops with an allocation error instead of waking the OOM killer.
 
 FLOP/s counts the matrix products the implementation executes (the exp/log work is not counted):
-the dense loss runs 3 products forward and 6 backward (18·N²·d flops), the blockwise one recomputes
-the 3 forward products in its backward pass and needs one product per symmetric intra-view block
-(3 + 3 + 2 + 1 + 1 products, 20·N²·d). "% of matmul" divides that rate by the rate
-of the same sequence of matrix products, with the same shapes, run alone on the same device.
+the dense loss runs 3 products forward and 6 backward (18·N²·d flops). The blockwise one computes
+the inter-view matrix in row blocks and, of each symmetric intra-view matrix, only the row blocks of
+its upper triangle; its backward pass recomputes those blocks and needs two products per
+inter-view block and two per triangle block (one for its rows, one, transposed, for its columns):
+4·N² + 2 · 4·N²/2 products of length d, about 16·N²·d flops. "% of matmul" divides that rate by the
+rate of the same sequence of matrix products, with the same shapes, run alone on the same device.
 
 Usage:
     python benchmarks/loss_scaling.py                      # N = 1k .. 50k, d = 128
@@ -34,9 +36,13 @@ def _products(impl: str, n: int, d: int, block: int) -> list[tuple[int, int, int
     shapes = []
     for s in range(0, n, block):
         b = min(block, n - s)
-        shapes += [(b, d, n)] * 6  # forward + recomputation in backward
-        # inter-view block: gradients of both factors; intra-view blocks: one (G + Gᵀ) product
-        shapes += [(b, n, d)] * 3 + [(n, b, d)]
+        r = n - s  # columns of the row block S[s:e, s:] of a symmetric intra-view matrix
+        # inter-view block S12[s:e]: forward, recomputation, gradients of both factors
+        shapes += [(b, d, n)] * 2 + [(b, n, d), (n, b, d)]
+        for _ in range(2):  # intra-view S11 and S22 (symmetric loss), upper-triangle row blocks
+            shapes += [(b, d, r)] * 2 + [(b, r, d)]  # forward, recomputation, rows s:e
+            if r > b:
+                shapes.append((r - b, b, d))  # the block's transpose, to rows e:
     return shapes
 
 

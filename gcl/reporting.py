@@ -419,6 +419,10 @@ def render_benchmarks(records: list[dict]) -> str:
         for note in r.get("notes", []):
             out.append(f"- {note}")
         out.append(f"- device: {r.get('device', '–')}")
+        commit = r.get("versions", {}).get("gcl_commit")
+        if r.get("created") or commit:
+            out.append(f"- measured: {r.get('created', '–')}"
+                       + (f" (gcl commit {commit})" if commit else ""))
         out.append(f"- command: `{r.get('command', '')}` → `benchmarks/results/{r['_file']}`")
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -26,8 +26,8 @@ import torch
 
 from ._utils import atomic_target
 
-__all__ = ["RESULT_FORMAT", "device_description", "versions", "write_json", "read_result",
-           "make_record", "merge_records", "compare_records"]
+__all__ = ["RESULT_FORMAT", "device_description", "source_revision", "versions", "write_json",
+           "read_result", "make_record", "merge_records", "compare_records"]
 
 RESULT_FORMAT = "gcl-result/1"
 
@@ -64,8 +64,52 @@ def device_description(device: torch.device | str) -> str:
     return f"cpu: {_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
+def source_revision() -> str | None:
+    """The git commit of the checkout gcl runs from, ``"<short sha>"``, or ``"<short sha>+dirty"``
+    when tracked files differ from it; ``None`` outside a git checkout (an installed package)
+    or without git. Result records keep it as ``versions["gcl_commit"]``, looked up once per
+    process (at its first record).
+
+    Returns:
+        str | None: the short commit id, with ``+dirty`` when the checkout has changes.
+
+    Example:
+        >>> rev = source_revision()
+        >>> rev is None or len(rev.split("+")[0]) >= 7
+        True
+    """
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+
+    try:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != here.parent:
+            return None  # gcl installed inside some other repository's tree
+        sha = git("rev-parse", "--short=10", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return sha + ("+dirty" if dirty else "") if sha else None
+
+
+_REVISION: list = []
+
+
+def _revision() -> str | None:
+    """:func:`source_revision`, looked up once per process."""
+    if not _REVISION:
+        _REVISION.append(source_revision())
+    return _REVISION[0]
+
+
 def versions() -> dict[str, str]:
-    """Versions of Python, torch, torch_geometric, gcl and the optional packages in use.
+    """Versions of Python, torch, torch_geometric, gcl and the optional packages in use, and the
+    git commit of gcl's source when it runs from a checkout (``gcl_commit``, see
+    :func:`source_revision`).
 
     Returns:
         dict[str, str]: package name -> version (the optional ones only when imported).
@@ -85,6 +129,9 @@ def versions() -> dict[str, str]:
         "torch": torch.__version__,
         "torch_geometric": torch_geometric.__version__,
     }
+    revision = _revision()
+    if revision:
+        out["gcl_commit"] = revision
     if torch.version.cuda:
         out["cuda"] = torch.version.cuda
     for name in ("numpy", "scipy", "sklearn", "ogb", "igraph", "torch_scatter"):

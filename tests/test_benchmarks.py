@@ -30,6 +30,28 @@ def test_loss_scaling_script_writes_a_table(tmp_path):
     assert "| 300 | 128 |" in page and "blockwise % of matmul" in page
 
 
+def test_loss_scaling_counts_the_products_the_losses_execute(monkeypatch):
+    """The FLOP/s columns divide by the products' flops: the script's shape list must be the
+    matrix products the dense and blockwise losses run, counted by torch's flop counter."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gcl.objectives import info_nce
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import loss_scaling
+
+    for impl, n, d, block in [("dense", 300, 16, 0), ("blockwise", 300, 16, 64),
+                              ("blockwise", 256, 8, 64), ("blockwise", 100, 8, 100)]:
+        g = torch.Generator().manual_seed(n)
+        h1 = torch.randn(n, d, generator=g).requires_grad_()
+        h2 = torch.randn(n, d, generator=g).requires_grad_()
+        with FlopCounterMode(display=False) as counter:
+            info_nce(h1, h2, 0.5, block_size=block).backward()
+        expected = loss_scaling._flops(loss_scaling._products(impl, n, d, block or n))
+        assert counter.get_total_flops() == expected, (impl, n, block)
+
+
 def test_committed_benchmark_page_matches_the_result_files():
     page = (REPO / "docs" / "benchmarks.md").read_text()
     expected = render_benchmarks(collect_benchmarks(REPO / "benchmarks" / "results"))

@@ -169,3 +169,34 @@ def test_reproduce_resumes_from_its_checkpoint(tmp_path, capsys):
     # the training time of the first process is kept: the resumed one trained nothing
     assert b["train_s"] >= a["meta"]["train_s"] > 0
     assert "--checkpoint-dir" not in docs.read_text()
+
+
+def test_records_name_the_commit_of_the_checkout():
+    import subprocess
+
+    from gcl.results import source_revision
+
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=10", "HEAD"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    rev = source_revision()
+    assert rev is not None and rev.split("+")[0] == head
+    assert rev.endswith("+dirty") == bool(subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, check=True).stdout.strip())
+    record = _record("GRACE", "cora", 0.8, "2026-01-01T00:00:00Z")
+    assert record["versions"]["gcl_commit"] == rev
+
+
+def test_source_revision_without_git_is_none(monkeypatch):
+    import subprocess
+
+    from gcl import results
+
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+
+    monkeypatch.setattr(subprocess, "run", no_git)
+    assert results.source_revision() is None
