@@ -13,6 +13,7 @@ Docs tables and benchmark pages are generated from these files, never typed by h
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -96,14 +97,7 @@ def source_revision() -> str | None:
     return sha + ("+dirty" if dirty else "") if sha else None
 
 
-_REVISION: list = []
-
-
-def _revision() -> str | None:
-    """:func:`source_revision`, looked up once per process."""
-    if not _REVISION:
-        _REVISION.append(source_revision())
-    return _REVISION[0]
+_revision = functools.cache(source_revision)  # once per process
 
 
 def versions() -> dict[str, str]:
