@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from .results import RESULT_FORMAT
 
 __all__ = ["collect_results", "load_paper_numbers", "render_reproduction", "write_reproduction",
            "shown_command", "record_label", "METRIC_ORDER", "BENCH_FORMAT", "collect_benchmarks",
-           "render_benchmarks", "write_benchmarks"]
+           "render_benchmarks", "write_benchmarks", "main"]
 
 BENCH_FORMAT = "gcl-bench/1"
 
@@ -452,8 +451,47 @@ def write_benchmarks(results_dir: str | Path = "benchmarks/results",
     return out
 
 
+def main(argv: list[str] | None = None) -> Path:
+    """``python -m gcl.reporting [--benchmarks] [--results-dir DIR] [--out PAGE]``: regenerate
+    the reproduction page (or, with ``--benchmarks``, the benchmark page) without running
+    anything; prints and returns the written path.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        Path: the written page.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> tmp = pathlib.Path(tempfile.mkdtemp())
+        >>> page = main(["--results-dir", str(tmp), "--out", str(tmp / "r.md")])  # doctest: +ELLIPSIS
+        /.../r.md
+        >>> page.read_text().startswith("# Reproduction")
+        True
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m gcl.reporting",
+        description="Regenerate docs/reproduction.md from the result records (or, with "
+                    "--benchmarks, docs/benchmarks.md from the benchmark files); runs nothing.")
+    parser.add_argument("--benchmarks", action="store_true",
+                        help="write the benchmark page instead of the reproduction page")
+    parser.add_argument("--results-dir", metavar="DIR", default=None,
+                        help="records folder (default: results, or benchmarks/results with "
+                             "--benchmarks)")
+    parser.add_argument("--out", metavar="PAGE.md", default=None,
+                        help="page to write (default: docs/reproduction.md, or "
+                             "docs/benchmarks.md with --benchmarks)")
+    args = parser.parse_args(argv)
+    write = write_benchmarks if args.benchmarks else write_reproduction
+    kwargs = {k: v for k, v in (("results_dir", args.results_dir), ("out", args.out))
+              if v is not None}
+    out = write(**kwargs)
+    print(out)
+    return out
+
+
 if __name__ == "__main__":  # pragma: no cover
-    if "--benchmarks" in sys.argv[1:]:
-        print(write_benchmarks())
-    else:
-        print(write_reproduction())
+    main()

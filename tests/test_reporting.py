@@ -200,3 +200,21 @@ def test_source_revision_without_git_is_none(monkeypatch):
 
     monkeypatch.setattr(subprocess, "run", no_git)
     assert results.source_revision() is None
+
+
+def test_module_command_line_writes_the_asked_page_and_refuses_unknown_options(tmp_path, capsys):
+    from gcl import reporting
+
+    write_json(_record("GRACE", "cora", 0.80, "2026-01-01T00:00:00"), tmp_path / "a.json")
+    page = reporting.main(["--results-dir", str(tmp_path), "--out", str(tmp_path / "p.md")])
+    assert page == tmp_path / "p.md"
+    assert page.read_text() == render_reproduction(collect_results(tmp_path), [])
+    assert capsys.readouterr().out.strip() == str(page)
+    bench = reporting.main(["--benchmarks", "--results-dir", str(tmp_path / "none"),
+                            "--out", str(tmp_path / "b.md")])
+    assert bench.read_text().startswith("# Benchmarks")
+    for argv, code in ((["--help"], 0), (["--bogus"], 2)):
+        with pytest.raises(SystemExit) as err:
+            reporting.main(["--out", str(tmp_path / "never.md"), *argv])
+        assert err.value.code == code
+    assert not (tmp_path / "never.md").exists()  # --help and bad options write nothing
