@@ -50,13 +50,20 @@ def _flops(shapes) -> float:
     return float(sum(2 * m * k * n for m, k, n in shapes))
 
 
+def _operands(shapes, device, dtype) -> dict:
+    """Operands ``(a [m, k], b [k, n])`` for every distinct shape, each a contiguous view of the
+    front of one of two shared buffers: the blockwise loss's triangle blocks have a different
+    width per row block (thousands of shapes at large N), too many to allocate one by one."""
+    shapes = set(shapes)
+    a_buf = torch.randn(max(m * k for m, k, _ in shapes), device=device, dtype=dtype)
+    b_buf = torch.randn(max(k * n for _, k, n in shapes), device=device, dtype=dtype)
+    return {(m, k, n): (a_buf[:m * k].view(m, k), b_buf[:k * n].view(k, n))
+            for m, k, n in shapes}
+
+
 def _matmul_rate(shapes, device, dtype) -> float:
-    """FLOP/s of the given products run back to back (operands allocated once per shape)."""
-    cache = {}
-    for shape in set(shapes):
-        m, k, n = shape
-        cache[shape] = (torch.randn(m, k, device=device, dtype=dtype),
-                        torch.randn(k, n, device=device, dtype=dtype))
+    """FLOP/s of the given products run back to back (operands from :func:`_operands`)."""
+    cache = _operands(shapes, device, dtype)
 
     def run():
         for shape in shapes:

@@ -52,6 +52,27 @@ def test_loss_scaling_counts_the_products_the_losses_execute(monkeypatch):
         assert counter.get_total_flops() == expected, (impl, n, block)
 
 
+def test_loss_scaling_reference_products_share_two_buffers(monkeypatch):
+    """The matmul-rate reference allocates two buffers, not one pair per shape: at N = 50,000
+    the triangle blocks' shapes alone would need ~30 GB and broke the run under its 16 GB cap."""
+    import torch
+
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import loss_scaling
+
+    shapes = loss_scaling._products("blockwise", 2000, 16, 64)
+    ops = loss_scaling._operands(shapes, torch.device("cpu"), torch.float32)
+    assert set(ops) == set(shapes) and len(ops) > 60  # one triangle width per row block
+    assert all(a.shape == (m, k) and b.shape == (k, n) and a.is_contiguous() and b.is_contiguous()
+               for (m, k, n), (a, b) in ops.items())
+    assert len({a.untyped_storage().data_ptr() for a, _ in ops.values()}) == 1
+    assert len({b.untyped_storage().data_ptr() for _, b in ops.values()}) == 1
+    held = sum(s.untyped_storage().nbytes() for s in next(iter(ops.values())))
+    per_shape = sum(4 * (m * k + k * n) for m, k, n in set(shapes))
+    assert held * 20 < per_shape
+    assert loss_scaling._matmul_rate(shapes[:50], torch.device("cpu"), torch.float32) > 0
+
+
 def test_committed_benchmark_page_matches_the_result_files():
     page = (REPO / "docs" / "benchmarks.md").read_text()
     expected = render_benchmarks(collect_benchmarks(REPO / "benchmarks" / "results"))
