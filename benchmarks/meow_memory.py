@@ -25,26 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-
-def _status(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
-def _trim() -> None:
-    import ctypes
-
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except OSError:  # pragma: no cover - not glibc
-        pass
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap  # noqa: E402
 
 
 def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
-    import gc
-
     import torch
 
     from gcl.data import load
@@ -55,9 +40,8 @@ def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
     graph = load(dataset)
     cfg = load_config("meow", dataset, overrides={"kmeans_nredo": 1, "checkpoint": checkpoint})
     cfg.update(device="cpu", seed=0)
-    gc.collect()
-    _trim()
-    base = _status("VmRSS")
+    trim_heap()
+    base = current_rss_mb()
     model = MEOWModel(graph, cfg, "meow")
     if dense:
         inp = model.inputs
@@ -67,13 +51,12 @@ def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
         inp["adjs"] = [dense_of(a) for a in inp["adjs"]]
         inp["adjs_masked"] = [dense_of(a) for a in inp["adjs_masked"]]
         inp["coarse"] = sum(a for a in inp["adjs"]) / len(inp["adjs"])  # the reference's Ā
-    gc.collect()
-    _trim()  # drop what preprocessing freed; the held inputs stay
-    Path("/proc/self/clear_refs").write_text("5")  # reset the peak: it now counts from here
+    trim_heap()  # drop what preprocessing freed; the held inputs stay
+    reset_peak_rss()  # the peak now counts from here
     t0 = time.perf_counter()
     loss = model.step()
     step_s = time.perf_counter() - t0
-    peak = _status("VmHWM")
+    peak = peak_rss_mb()
     def nbytes(a):
         if isinstance(a, tuple):
             return sum(nbytes(b) for b in a)
@@ -88,7 +71,7 @@ def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
     adj_bytes = sum(nbytes(a) for a in [*model.inputs["adjs"], *model.inputs["adjs_masked"]])
     if not isinstance(coarse, list):
         adj_bytes += nbytes(coarse)
-    return {"dense": dense, "checkpoint": checkpoint, "peak_mb": (peak - base) / 2**20,
+    return {"dense": dense, "checkpoint": checkpoint, "peak_mb": peak - base,
             "adjacency_mb": adj_bytes / 2**20, "step_s": step_s, "loss": loss,
             "num_nodes": graph.num_nodes}
 
@@ -135,7 +118,6 @@ def main():
 
 def write_table(result: dict, out: Path) -> None:
     """Write the measurements as a ``gcl-bench/1`` table (raw figures kept under ``raw``)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import write_bench
 
     rows = [["dense N×N" if r["dense"] else "sparse",

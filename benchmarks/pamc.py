@@ -34,35 +34,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 DENSE_BUFFERS = 5  # sims, exp/logsumexp, their gradients, the diagonal mask: a rough count
 
-
-def _rss_mb() -> float:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak_rss() -> None:
-    """Reset the kernel's peak-RSS mark (VmHWM) so that loading the data does not count."""
-    try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:  # not Linux, or not permitted: the peak then includes the loading
-        pass
-
-
-def _peak_rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import current_rss_mb, peak_rss_mb, reset_peak_rss  # noqa: E402
 
 
 def _load(graph: str, data_root):
@@ -106,8 +79,8 @@ def measure(graph: str, variant: str, order: int, repeats: int, full_step: bool,
         torch.cuda.reset_peak_memory_stats(dev)
         base = torch.cuda.memory_allocated(dev) / 2**20
     else:
-        _reset_peak_rss()
-        base = _rss_mb()
+        reset_peak_rss()
+        base = current_rss_mb()
 
     def timed(fn) -> float:
         fn()  # warm-up
@@ -124,7 +97,7 @@ def measure(graph: str, variant: str, order: int, repeats: int, full_step: bool,
 
     out["loss_s"] = timed(loss_step)
     peak = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda"
-            else _peak_rss_mb())
+            else peak_rss_mb())
     out["loss_peak_mb"] = peak - base
     if full_step:
         trainer = PamCTrainer(data.num_features, k, negatives=negatives, order=order,
@@ -146,10 +119,10 @@ def measure(graph: str, variant: str, order: int, repeats: int, full_step: bool,
             opt.step()
 
         if dev.type == "cpu":
-            _reset_peak_rss()
+            reset_peak_rss()
         out["step_s"] = timed(train_step)
         peak = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda"
-                else _peak_rss_mb())
+                else peak_rss_mb())
         out["step_peak_mb"] = peak - base
     return out
 

@@ -3,8 +3,10 @@
 For every registered method and dataset the method is configured for, a fresh process loads the
 graph, builds the method's pipeline from its shipped configuration, runs ``--warmup`` epochs
 (plus the method's own ``warmup_epochs``, which train with another loss), then times ``--epochs``
-more; the figure is the median epoch time and the peak memory above the
-level after loading (CPU: peak resident set size; CUDA: the allocator's peak).
+more; the figures are the median epoch time and the peak memory of the timed epochs above the
+level after loading the graph and building the model (CPU: peak resident set size, with the C
+heap trimmed before the base reading and again before the timed epochs; CUDA: the allocator's
+peak).
 
 Usage:
     python benchmarks/training_step.py
@@ -22,11 +24,13 @@ from pathlib import Path
 
 import torch
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 DATASETS = ["cora", "amazon-photo", "amazon-computers", "coauthor-cs", "acm"]
 
 
 def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> dict:
-    import resource
+    from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap
 
     from gcl.methods import get_method, load_config
     from gcl.methods.runner import default_fit, load_method_data
@@ -38,23 +42,31 @@ def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> 
     pipe = spec.build(config, data)
     fit = spec.fit or default_fit
     dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        base = torch.cuda.memory_allocated(dev) / 2**20
+    else:
+        trim_heap()
+        base = current_rss_mb()
     # a method's own warm-up phase (gcn-pamc's InfoNCE epochs) is not its training step
     fit(pipe, data, {**config, "epochs": warmup + int(config.get("warmup_epochs") or 0)})
+    # the peak counts the timed epochs only, above the level before the first epoch: what
+    # training holds (optimiser state, caches) plus the step's own peak; the allocator's
+    # leftovers from the warm-up are handed back first so that they neither hide nor inflate it
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
-        base = torch.cuda.memory_allocated(dev)
     else:
-        with open("/proc/self/statm") as fh:
-            base = int(fh.read().split()[1]) * resource.getpagesize()
+        trim_heap()
+        reset_peak_rss()
     t0 = time.perf_counter()
     history = fit(pipe, data, {**config, "epochs": epochs})
     total = time.perf_counter() - t0
     times = [e["time_s"] for e in getattr(history, "epochs", [])][-epochs:]
     if dev.type == "cuda":
-        peak = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+        peak = torch.cuda.max_memory_allocated(dev) / 2**20 - base
     else:
-        peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base, 0) / 2**20
+        peak = max(peak_rss_mb() - base, 0.0)
     return {"method": method, "dataset": dataset, "nodes": int(data.num_nodes),
             "edges": int(data.edge_index.size(1)) if getattr(data, "edge_index", None) is not None
             else None,
@@ -75,7 +87,6 @@ def main(argv=None) -> None:
         print(json.dumps(worker(*args.worker, args.device, args.warmup, args.epochs)))
         return
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import run_worker, write_bench
 
     from gcl.data import dataset_status
@@ -107,7 +118,8 @@ def main(argv=None) -> None:
         "training_step", title=f"Training step per method ({args.device})",
         description=f"Median epoch time over {args.epochs} epochs after {args.warmup} warm-up "
                     "epoch(s), with each method's shipped configuration for the dataset; peak "
-                    "memory above the level after loading the graph, in a fresh process.",
+                    "memory of the timed epochs above the level after loading the graph and "
+                    "building the model (optimiser state included), in a fresh process.",
         columns=["method", "dataset", "nodes", "edges", "epoch ms", "peak MiB"],
         rows=rows, device=args.device, notes=notes, extra={"order": 20},
     )
