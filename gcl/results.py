@@ -65,33 +65,55 @@ def device_description(device: torch.device | str) -> str:
     return f"cpu: {_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
+#: Folders the tools write into (result records, benchmark files, the generated pages): changes
+#: there do not make a checkout's code differ from its commit.
+OUTPUT_PATHS = ("results", "benchmarks/results", "docs")
+
+
 def source_revision() -> str | None:
     """The git commit of the checkout gcl runs from, ``"<short sha>"``, or ``"<short sha>+dirty"``
-    when tracked files differ from it; ``None`` outside a git checkout (an installed package)
-    or without git. Result records keep it as ``versions["gcl_commit"]``, looked up once per
-    process (at its first record).
+    when tracked files outside :data:`OUTPUT_PATHS` differ from it; ``None`` outside a git
+    checkout (an installed package) or without git. Result records keep it as
+    ``versions["gcl_commit"]``, looked up once per process (at its first record). Records and
+    pages written by earlier runs (``make bench`` writes one file per script, ``gcl reproduce``
+    a record and the page) leave the code unchanged, so they do not count as changes.
 
     Returns:
-        str | None: the short commit id, with ``+dirty`` when the checkout has changes.
+        str | None: the short commit id, with ``+dirty`` when the checkout's code has changes.
 
     Example:
         >>> rev = source_revision()
         >>> rev is None or len(rev.split("+")[0]) >= 7
         True
     """
+    return checkout_revision(Path(__file__).resolve().parents[1])
+
+
+def checkout_revision(root: str | os.PathLike) -> str | None:
+    """:func:`source_revision` of the git checkout whose top folder is ``root`` (``None`` when
+    ``root`` is not the top of a git checkout, or without git).
+
+    Args:
+        root: the checkout's top folder.
+
+    Returns:
+        str | None: the short commit id, with ``+dirty`` when tracked files outside
+        :data:`OUTPUT_PATHS` differ from it.
+    """
     import subprocess
 
-    here = Path(__file__).resolve().parent
+    root = Path(root).resolve()
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True,
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
                               timeout=10, check=True).stdout.strip()
 
     try:
-        if Path(git("rev-parse", "--show-toplevel")).resolve() != here.parent:
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != root:
             return None  # gcl installed inside some other repository's tree
         sha = git("rev-parse", "--short=10", "HEAD")
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
+                    *(f":(top,exclude){p}" for p in OUTPUT_PATHS))
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "") if sha else None

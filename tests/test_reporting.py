@@ -183,11 +183,50 @@ def test_records_name_the_commit_of_the_checkout():
         pytest.skip("not a git checkout")
     rev = source_revision()
     assert rev is not None and rev.split("+")[0] == head
-    assert rev.endswith("+dirty") == bool(subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, check=True).stdout.strip())
+    code_changes = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no", "--", "gcl",
+         "tests", "benchmarks/*.py", "examples", "pyproject.toml", "Makefile"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    if code_changes:
+        assert rev.endswith("+dirty")
     record = _record("GRACE", "cora", 0.8, "2026-01-01T00:00:00Z")
     assert record["versions"]["gcl_commit"] == rev
+
+
+def test_records_and_pages_written_by_runs_leave_the_checkout_clean(tmp_path):
+    """``make bench`` and ``gcl reproduce`` write into results/, benchmarks/results/ and docs/;
+    a run after another must still name a clean commit. Code, tests or configuration changed
+    make it ``+dirty``."""
+    import subprocess
+
+    from gcl.results import checkout_revision
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(tmp_path), *args], capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    try:
+        git("init", "-q")
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("no git")
+    files = ["gcl/results.py", "results/grace/a.json", "benchmarks/results/b.json",
+             "benchmarks/b.py", "docs/reproduction.md", "Makefile"]
+    for f in files:
+        (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / f).write_text("v1\n")
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
+    head = git("rev-parse", "--short=10", "HEAD")
+    assert checkout_revision(tmp_path) == head
+    for f in ["results/grace/a.json", "benchmarks/results/b.json", "docs/reproduction.md"]:
+        (tmp_path / f).write_text("v2\n")
+    (tmp_path / "results" / "new.json").write_text("{}")  # untracked: never counted
+    assert checkout_revision(tmp_path) == head
+    for f in ["gcl/results.py", "benchmarks/b.py", "Makefile"]:
+        (tmp_path / f).write_text("v2\n")
+        assert checkout_revision(tmp_path) == head + "+dirty", f
+        git("checkout", "-q", "--", f)
+    assert checkout_revision(tmp_path / "gcl") is None  # not the top of the checkout
 
 
 def test_source_revision_without_git_is_none(monkeypatch):
