@@ -1,5 +1,6 @@
 """The documentation stays true: the extending guide runs, the CLI page and the GRACE page match
-the code, and the site builds with no warnings when mkdocs is installed."""
+the code, the MEOW page's memory table matches its benchmark record, and the site builds with no
+warnings when mkdocs is installed."""
 
 import argparse
 import re
@@ -95,6 +96,24 @@ def test_grace_page_configuration_table_matches_the_yaml():
             assert shown == str(config[key]), f"grace.md: {dataset}.{key} is {shown}, YAML {config[key]}"
         seen.add(dataset)
     assert seen == set(get_method("grace").datasets)
+
+
+def test_meow_page_memory_table_matches_the_benchmark_record():
+    """docs/meow.md quotes benchmarks/results/meow_memory_acm.json; a new measurement must
+    update the page too."""
+    import json
+
+    record = json.loads((REPO / "benchmarks" / "results" / "meow_memory_acm.json").read_text())
+    text = (DOCS / "meow.md").read_text().split("## Memory benchmark", 1)[1].split("\n## ", 1)[0]
+    header = "| adjacencies | checkpointing | step peak MiB | adjacency MiB | rest MiB |"
+    shown = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
+    expected = [f"| {r[0]} | {r[1]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} |"
+                for r in record["rows"]]
+    assert shown == expected
+    for note in record["notes"][:2]:  # the two sparse / dense peak ratios
+        assert note.rsplit(": ", 1)[1] in text, note
+    for loss in sorted({r[6] for r in record["rows"]}):
+        assert f"{loss:.6f}" in text
 
 
 def test_every_page_is_in_the_nav():
