@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap  # noqa: E402
+from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap, write_bench  # noqa: E402
 
 
 def child(dataset: str, dense: bool, checkpoint: bool = True) -> dict:
@@ -118,8 +118,6 @@ def main():
 
 def write_table(result: dict, out: Path) -> None:
     """Write the measurements as a ``gcl-bench/1`` table (raw figures kept under ``raw``)."""
-    from _common import write_bench
-
     rows = [["dense N×N" if r["dense"] else "sparse",
              "on" if r.get("checkpoint", False) else "off", r["num_nodes"], r["peak_mb"],
              r["adjacency_mb"], r["peak_mb"] - r["adjacency_mb"], r["loss"], r["step_s"]]

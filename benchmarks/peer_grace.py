@@ -30,6 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    current_rss_mb,
+    peak_rss_mb,
+    reset_peak_rss,
+    run_worker,
+    trim_heap,
+    write_bench,
+)
 
 
 class PeerGRACE(nn.Module):
@@ -97,8 +105,6 @@ def gcl_epochs(data, cfg, epochs, seed):
 def worker(dataset: str, impl: str, warmup: int, epochs: int, seed: int) -> dict:
     """One side on one dataset in this (fresh) process: median epoch time and the peak memory
     of the timed epochs above the level after loading the graph."""
-    from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap
-
     from gcl.methods import load_config
     from gcl.methods.runner import load_method_data
 
@@ -127,8 +133,6 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(worker(*args.worker, args.warmup, args.epochs, args.seed)))
         return
-
-    from _common import run_worker, write_bench
 
     rows, notes = [], []
     for dataset in args.datasets:

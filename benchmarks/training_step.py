@@ -25,13 +25,19 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    current_rss_mb,
+    peak_rss_mb,
+    reset_peak_rss,
+    run_worker,
+    trim_heap,
+    write_bench,
+)
 
 DATASETS = ["cora", "amazon-photo", "amazon-computers", "coauthor-cs", "acm"]
 
 
 def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> dict:
-    from _common import current_rss_mb, peak_rss_mb, reset_peak_rss, trim_heap
-
     from gcl.methods import get_method, load_config
     from gcl.methods.runner import default_fit, load_method_data
 
@@ -86,8 +92,6 @@ def main(argv=None) -> None:
     if args.worker:
         print(json.dumps(worker(*args.worker, args.device, args.warmup, args.epochs)))
         return
-
-    from _common import run_worker, write_bench
 
     from gcl.data import dataset_status
     from gcl.methods import available_methods, get_method
