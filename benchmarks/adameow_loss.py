@@ -71,7 +71,7 @@ def worker(variant: str, n: int, device: str, grads_to: str | None = None) -> di
     loss = AdaMEOWLoss(64, hidden=16, tau=1.0).to(device)
     v, u = _inputs(n, device)
     fn = {"pair": lambda: pair_loss(loss, v, u), "chunked": lambda: chunked_loss(loss, v, u),
-          "fused": lambda: loss(v, u)}[variant]
+          "fused": lambda: loss(u, v)}[variant]
 
     def step():
         v.grad = u.grad = None

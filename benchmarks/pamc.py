@@ -53,8 +53,8 @@ def measure(graph: str, variant: str, order: int, repeats: int, full_step: bool,
     """Measure one (graph, variant) in this process; returns a dict of results."""
     import torch
 
-    from gcl.methods.pamc import PamCTrainer
-    from gcl.objectives.pamc import influence_matrix, pamc_loss, target_distribution
+    from gcl.methods.pamc import pamc
+    from gcl.objectives.pamc import influence_matrix, pamc_loss
 
     torch.manual_seed(0)
     dev = torch.device(device)
@@ -100,22 +100,16 @@ def measure(graph: str, variant: str, order: int, repeats: int, full_step: bool,
             else peak_rss_mb())
     out["loss_peak_mb"] = peak - base
     if full_step:
-        trainer = PamCTrainer(data.num_features, k, negatives=negatives, order=order,
-                              device=device)
-        model = trainer.model
-        x = data.x.to(dev)
-        if dev.type == "cpu" and float((x != 0).float().mean()) < 0.1:
-            x = x.to_sparse()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        module = pamc(data.num_features, k, negatives=negatives, order=order, device=device)
+        graph = data.to(dev)
+        module.objective.target = target  # the set-up's influence matrix, computed above
+        module.objective.initialized.fill_(True)  # random centroids: the step costs the same
+        module.ensure_optimizer()
+        opt = module.optimizer
 
-        def train_step():
-            zz, q = model(x)
-            p = target_distribution(q)
-            kl = torch.nn.functional.kl_div(q.log(), p, reduction="batchmean")
-            loss = 2.5 * kl + 2.0 * pamc_loss(zz, target, q.detach().argmax(1), num_classes=k,
-                                              temperature=2.0, negatives=negatives)
+        def train_step():  # one step of the one loop, by hand (no pretraining here)
             opt.zero_grad()
-            loss.backward()
+            module.training_step(graph, 1).loss.backward()
             opt.step()
 
         if dev.type == "cpu":

@@ -37,10 +37,10 @@ def main(argv=None) -> None:
 
     from _common import write_bench
 
+    from gcl.augment.metapath import per_metapath as _per_path
     from gcl.data.hetero import load_hetero, torch_to_scipy
     from gcl.data.metapath_ops import TIES, pathsim_topk
     from gcl.methods import load_config
-    from gcl.methods.meow import _per_path
 
     rows = []
     for name in args.datasets:

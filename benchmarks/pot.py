@@ -58,7 +58,7 @@ def memory_probe(dataset: str, pot: bool, device: str, epochs: int) -> dict:
     from gcl.pipeline import peak_memory_mb
 
     pipe, data = build(dataset, pot, device)
-    data = pipe.prepare(data)
+    data = pipe.setup(data)
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -99,7 +99,7 @@ def saved_for_backward_mb(pipe, data) -> float:
 
     pipe.train()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss, _ = pipe.compute_loss(data, pipe.epoch + 1)
+        loss = pipe.training_step(data, pipe.epoch + 1).loss
     del loss
     return sum(seen.values()) / 2**20
 
@@ -107,7 +107,7 @@ def saved_for_backward_mb(pipe, data) -> float:
 def time_side_by_side(dataset: str, device: str, epochs: int) -> dict:
     base, data = build(dataset, False, device)
     pot, _ = build(dataset, True, device)
-    d_base, d_pot = base.prepare(data), pot.prepare(data)
+    d_base, d_pot = base.setup(data), pot.setup(data)
     for pipe in (base, pot):
         pipe.optimizer = pipe.build_optimizer()
     times = {"grace": [], "grace+pot": []}
@@ -118,7 +118,7 @@ def time_side_by_side(dataset: str, device: str, epochs: int) -> dict:
             pipe.train()
             t0 = time.perf_counter()
             pipe.optimizer.zero_grad(set_to_none=True)
-            loss, _ = pipe.compute_loss(d, pipe.epoch + 1)
+            loss = pipe.training_step(d, pipe.epoch + 1).loss
             loss.backward()
             pipe.optimizer.step()
             if d.x.is_cuda:

@@ -39,14 +39,17 @@ DATASETS = ["cora", "amazon-photo", "amazon-computers", "coauthor-cs", "acm"]
 
 def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> dict:
     from gcl.methods import get_method, load_config
-    from gcl.methods.runner import default_fit, load_method_data
+    from gcl.methods.runner import default_fit, load_method_data, protocol_callbacks
 
     spec = get_method(method)
     config = load_config(method, dataset)
     data = load_method_data(dataset, config, seed=0)
-    config = {**config, "device": device, "seed": 0, "progress": False}
+    config = {**config, "device": device, "progress": False}
     pipe = spec.build(config, data)
-    fit = spec.fit or default_fit
+
+    def fit(module, graph, cfg):  # the one loop with the method's own callbacks
+        return default_fit(module, graph, cfg, protocol_callbacks(method, cfg, graph))
+
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)

@@ -14,8 +14,8 @@ import argparse
 
 import gcl
 from gcl.evaluation import heco_evaluate, summarize
-from gcl.methods import load_config
-from gcl.methods.meow import MEOWModel, fit_meow
+from gcl.methods import get_method, load_config
+from gcl.methods.meow import meow_callbacks
 
 
 def parse_args():
@@ -45,15 +45,16 @@ def main():
     for run in range(args.runs):
         seed = args.seed + run
         gcl.seed_everything(seed)
-        model = MEOWModel(graph, {**cfg, "seed": seed}, args.method)   # PathSim top-k + masks
-        history = fit_meow(model, graph, cfg)                          # train
-        z = model.embed(graph)                                         # eval-mode embeddings
+        module = get_method(args.method).build({**cfg, "seed": seed}, graph)  # the recipe
+        history = module.fit(graph, epochs=cfg["epochs"],                       # the one loop
+                             callbacks=meow_callbacks(cfg, graph))             # early stopping
+        z = module.embed(graph)                                                # eval mode
         result = heco_evaluate(z, graph, lr=cfg["eval_lr"], weight_decay=cfg["eval_wd"],
                                heads=args.heads, seed=seed)
         for key, summary in result.items():
             scores.setdefault(key, []).append(summary["mean"])
-        print(f"run {run + 1}: {len(history.epochs)} epochs, best loss "
-              f"{history.meta['best_loss']:.4f}, macro_f1@20 "
+        best = history.meta.get("best_loss", min(history.losses))
+        print(f"run {run + 1}: {len(history.epochs)} epochs, best loss {best:.4f}, macro_f1@20 "
               f"{100 * result['macro_f1@20']['mean']:.2f}")
     for key, values in scores.items():
         s = summarize(values)

@@ -15,8 +15,8 @@ import argparse
 
 import gcl
 from gcl.evaluation import summarize
-from gcl.methods import load_config
-from gcl.methods.pamc import PamCTrainer
+from gcl.methods import get_method, load_config
+from gcl.methods.pamc import evaluate_pamc, pamc_callbacks
 from gcl.results import make_record, write_json
 
 
@@ -55,18 +55,10 @@ def main():
         seeds.append(seed)
         gcl.seed_everything(seed)
         data = gcl.data.load(args.dataset, root=args.data_root, split_seed=seed)
-        k = cfg["num_clusters"] or int(data.y.max()) + 1
-
-        # The model: MLP d-500-500-2000-10 + Student-t head; the graph is used only in the loss.
-        trainer = PamCTrainer(
-            data.num_features, k, alpha=cfg["alpha"], beta=cfg["beta"], order=cfg["order"],
-            temperature=cfg["temperature"], lr=cfg["lr"], negatives=cfg["negatives"],
-            hidden=tuple(cfg["hidden"]), z_dim=cfg["z_dim"],
-            pretrain_epochs=cfg["pretrain_epochs"], pretrain_seed=cfg["pretrain_seed"],
-            kmeans_n_init=cfg["kmeans_n_init"],
-            report_max_over_epochs=cfg["report_max_over_epochs"], device=device, seed=seed)
-        history = trainer.fit(data, epochs=cfg["epochs"])
-        scores = trainer.scores()
+        # The module: MLP d-500-500-2000-10 + Student-t head; the graph is used only in the loss.
+        module = get_method(method).build({**cfg, "device": str(device)}, data)
+        history = module.fit(data, epochs=cfg["epochs"], callbacks=pamc_callbacks(cfg, data))
+        scores = {key: s["mean"] for key, s in evaluate_pamc(module, data, cfg, seed).items()}
         per_run.append(scores)
         shown = ", ".join(f"{key} {value:.4f}" for key, value in scores.items())
         print(f"Run {run + 1:02d} (seed {seed}): loss {history.losses[-1]:.4f}, {shown}, "

@@ -1,7 +1,8 @@
 """gcl — graph contrastive learning on PyTorch and PyTorch Geometric.
 
 Every method is a recipe that assembles a few parts (augmentations, an encoder, a head, an
-objective and optional regularizers) into one :class:`Pipeline`.
+objective and optional regularizers) into a training module — :class:`Pipeline` for two-view
+methods — and one training loop (:class:`Trainer`) trains them all.
 
 Example:
     >>> import gcl
@@ -26,19 +27,23 @@ import importlib
 
 from . import augment, encoders, objectives
 from ._utils import resolve_device, seed_everything
-from .callbacks import Callback, EarlyStopping, LambdaCallback, PeriodicEval
-from .pipeline import History, NonFiniteLossError, Pipeline
+from .callbacks import Callback, CostEstimate, EarlyStopping, LambdaCallback, PeriodicEval
+from .pipeline import Pipeline
+from .training import History, NonFiniteLossError, Trainer, TrainingModule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Pipeline",
+    "TrainingModule",
+    "Trainer",
     "History",
     "NonFiniteLossError",
     "Callback",
     "EarlyStopping",
     "LambdaCallback",
     "PeriodicEval",
+    "CostEstimate",
     "seed_everything",
     "resolve_device",
     "augment",
@@ -47,10 +52,11 @@ __all__ = [
     "data",
     "evaluation",
     "methods",
+    "modules",
     "__version__",
 ]
 
-_LAZY = {"data", "evaluation", "methods"}
+_LAZY = {"data", "evaluation", "methods", "modules"}
 
 
 def __getattr__(name: str):

@@ -41,14 +41,14 @@ from gcl.pipeline import Pipeline
 runner.load_method_data = lambda dataset, config, *, root=None, seed=0: synthetic(
     num_nodes=120, num_features=16, num_classes=3, seed=seed)
 pause = float(sys.argv[1])
-original = Pipeline.compute_loss
+original = Pipeline.training_step
 
-def compute_loss(self, data, epoch):
+def training_step(self, data, epoch):
     if epoch > 5:
         time.sleep(pause)
     return original(self, data, epoch)
 
-Pipeline.compute_loss = compute_loss
+Pipeline.training_step = training_step
 from gcl.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -213,7 +213,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"belongs to another run \(config"):
         other.fit(data, epochs=4, checkpoint_dir=tmp_path, resume=True)
     wider = Pipeline(GCNEncoder(16, 32), InfoNCE(0.5), device="cpu", progress=False)
-    with pytest.raises(ValueError, match="does not fit this pipeline"):
+    with pytest.raises(ValueError, match="does not fit this Pipeline"):
         wider.fit(data, epochs=4, checkpoint_dir=tmp_path, resume=True)
 
 
@@ -266,8 +266,8 @@ def test_each_run_gets_its_own_checkpoint_folder_and_finished_runs_are_not_retra
     assert main([*args, "--out", str(tmp_path / "b.json")]) == 2
     assert "seed-0/last.pt already exists: pass resume=True" in capsys.readouterr().err
     calls = []
-    original = Pipeline.compute_loss
-    monkeypatch.setattr(Pipeline, "compute_loss",
+    original = Pipeline.training_step
+    monkeypatch.setattr(Pipeline, "training_step",
                         lambda self, data, epoch: calls.append(epoch) or original(self, data, epoch))
     assert main([*args, "--resume", "--out", str(tmp_path / "c.json")]) == 0
     assert calls == []  # both runs were complete: only re-evaluated
@@ -281,10 +281,3 @@ def test_each_run_gets_its_own_checkpoint_folder_and_finished_runs_are_not_retra
     assert main([*args, "--resume", "--set", "tau=0.9", "--out", str(tmp_path / "d.json")]) == 2
     err = capsys.readouterr().err
     assert "belongs to another run (config:" in err and "'tau': 0.9" in err
-
-
-def test_method_without_checkpoints_says_so(tmp_path):
-    with pytest.raises(ValueError, match="'pamc' does not support checkpoints"):
-        runner.run("pamc", "synthetic", overrides={"epochs": 1}, device="cpu",
-                   checkpoint_dir=tmp_path)
-    assert not list(tmp_path.iterdir())

@@ -16,7 +16,8 @@ from gcl.data import from_hetero_data
 from gcl.data.hetero import MetaPathGraph, scipy_to_torch
 from gcl.data.metapath_ops import mask_metapath_edges, normalize_metapath_adj, pathsim_topk
 from gcl.encoders.meow import MEOWEncoder
-from gcl.methods.meow import evaluate_meow, fit_meow, prepare_inputs
+from gcl.methods.meow import evaluate_meow, meow_callbacks
+from gcl.modules.metapath import prepare_inputs
 from gcl.objectives.meow import (
     AdaMEOWLoss,
     MEOWLoss,
@@ -118,26 +119,26 @@ def test_pathsim_topk_reference_and_random_ties():
 
 
 def test_model_config_selects_the_tie_order():
-    from gcl.methods import load_config
-    from gcl.methods.meow import MEOWModel
+    from gcl.methods import get_method, load_config
 
     g = tiny_graph()  # PSP is binary: papers 0, 1, 2, 5 tie in every row of subject 0
     base = {**load_config("meow", "acm"), "nei_max": [3, 2], "num_clusters": [2, 3],
             "hidden": 8, "proj_dim": 8, "device": "cpu", "seed": 0}
+    build = get_method("meow").build
     psp = sp.csr_matrix(PS @ PS.T)
     for ties in ("index", "random", "reference"):
-        model = MEOWModel(g, {**base, "pathsim_ties": ties}, "meow")
+        model = build({**base, "pathsim_ties": ties}, g)
         rng = np.random.default_rng([0, 1])
         rng.permutation(int((PA @ PA.T != 0).sum()))  # the PAP top-k draws first (random only)
         top = pathsim_topk(psp, 2, ties=ties, rng=rng)
         expected = normalize_metapath_adj(top).toarray()
-        got = model.inputs["adjs"][1].to_dense().numpy()
+        got = model.inputs_for(g)["adjs"][1].to_dense().numpy()
         np.testing.assert_allclose(got, expected, rtol=1e-6)
     # the default keeps paper 5's lowest-index tie (paper 0)
-    default = MEOWModel(g, base, "meow").inputs["adjs"][1].to_dense().numpy()
+    default = build(base, g).inputs_for(g)["adjs"][1].to_dense().numpy()
     assert default[0, 5] > 0 and default[1, 5] == 0 and default[2, 5] == 0
     with pytest.raises(ValueError, match="ties must be one of"):
-        MEOWModel(g, {**base, "pathsim_ties": "stable"}, "meow")
+        build({**base, "pathsim_ties": "stable"}, g).inputs_for(g)
 
 
 def test_normalisation_and_edge_mask_match_dense():
@@ -403,7 +404,7 @@ def test_meow_loss_matches_dense_reference():
     # the full objective with given clusterings = info + λ * mean proto
     loss = MEOWLoss(tau=0.4, num_clusters=(3, 4), proto_weight=0.5)
     clusters = [(a1, cent[:3], phi[:3]), (a2, cent, phi)]
-    total = loss(u, v, clusters=clusters)
+    total = loss.with_clusters(u, v, clusters)
     ref = naive_meow_info(u, v, [a1, a2], 0.4) + 0.5 * (
         naive_proto(u, cent[:3], phi[:3], a1) + naive_proto(u, cent, phi, a2)) / 2
     torch.testing.assert_close(total, ref)
@@ -505,7 +506,7 @@ def test_adameow_loss_matches_pair_tensor_reference(chunk):
     loss = AdaMEOWLoss(6, hidden=4, tau=0.9, chunk_size=chunk)
     with torch.no_grad():  # wide pre-activations: tanh saturates for some pairs
         loss.w1.weight.mul_(4)
-    got, want = loss(v, u), naive_adameow(loss, v, u)
+    got, want = loss(u, v), naive_adameow(loss, v, u)
     torch.testing.assert_close(got, want)
     params = [v, u, *loss.parameters()]
     # an upstream gradient other than 1 (the loss inside a larger objective)
@@ -514,10 +515,10 @@ def test_adameow_loss_matches_pair_tensor_reference(chunk):
                     torch.autograd.grad(outer * want + v.sum(), params, allow_unused=True)):
         torch.testing.assert_close(a, b)
     with torch.no_grad():
-        torch.testing.assert_close(loss(v, u), want.detach())
+        torch.testing.assert_close(loss(u, v), want.detach())
     # second derivatives are not computed: an error, not silently wrong values
     with pytest.raises(RuntimeError, match="double backward"):
-        torch.autograd.grad(loss(v, u), [v], create_graph=True)
+        torch.autograd.grad(loss(u, v), [v], create_graph=True)
 
 
 # -- end to end -----------------------------------------------------------------------------------
@@ -550,7 +551,7 @@ def test_heterodata_end_to_end(method):
         cfg.update(num_clusters=[3, 5], kmeans_nredo=1, patience=2)
     cfg["device"] = "cpu"
     model = get_method(method).build(cfg, g)
-    history = fit_meow(model, g, cfg)
+    history = model.fit(g, epochs=cfg["epochs"], callbacks=meow_callbacks(cfg, g))
     assert 1 <= len(history.epochs) <= 3 and np.isfinite(history.losses).all()
     scores = evaluate_meow(model, g, cfg, seed=0)
     assert set(scores) == {"macro_f1@2", "micro_f1@2", "auc@2", "nmi", "ari"}
@@ -577,13 +578,13 @@ def test_adameow_never_builds_a_pair_tensor():
     u = F.normalize(torch.randn(n, d), dim=1).requires_grad_()
     loss = AdaMEOWLoss(d, hidden=16, tau=0.9, chunk_size=chunk)
     with Largest():
-        loss(v, u).backward()
+        loss(u, v).backward()
     assert Largest.biggest <= chunk * n * 16 < n * n * d
 
 
 def _toy_meow(method, tmp_path=None, resume=False):
+    from gcl import seed_everything
     from gcl.methods import get_method, load_config
-    from gcl.pipeline import seed_everything
 
     rng = np.random.default_rng(0)
     pa = sp.csr_matrix((rng.random((30, 8)) < 0.3).astype(float))
@@ -602,38 +603,44 @@ def _toy_meow(method, tmp_path=None, resume=False):
     return model, g, cfg
 
 
+def _fit(model, g, cfg, extra=()):
+    return model.fit(g, epochs=cfg["epochs"], callbacks=[*meow_callbacks(cfg, g), *extra])
+
+
 @pytest.mark.parametrize("method", ["meow", "adameow"])
 def test_meow_checkpoint_resume_is_exact(method, tmp_path):
+    from gcl import LambdaCallback
+
     ref, g, cfg = _toy_meow(method)
-    ref_hist = fit_meow(ref, g, cfg)
+    ref_hist = _fit(ref, g, cfg)
+
+    class Crash(Exception):
+        pass
+
+    def crash(module, epoch, logs):
+        if epoch == 6:
+            raise Crash
 
     crashed, _, _ = _toy_meow(method, tmp_path)
-    calls = {"n": 0}
-    step = crashed.step
-
-    def failing_step():
-        calls["n"] += 1
-        if calls["n"] == 6:
-            raise KeyboardInterrupt
-        return step()
-
-    crashed.step = failing_step
-    with pytest.raises(KeyboardInterrupt):
-        fit_meow(crashed, g, cfg)
+    with pytest.raises(Crash):
+        _fit(crashed, g, cfg, [LambdaCallback(crash)])
     saved = torch.load(tmp_path / "last.pt", weights_only=True)
     assert saved["epoch"] == 4 and not saved["stopped"]
+    if method == "meow":  # the early-stopping counters travel with the checkpoint
+        stopper = saved["callbacks"][0]["state"]
+        assert stopper["best_epoch"] <= 4 and stopper["best_state"] is not None
 
     with pytest.raises(ValueError, match="already exists"):
-        fit_meow(_toy_meow(method, tmp_path)[0], g, cfg)
+        _fit(_toy_meow(method, tmp_path)[0], g, cfg)
     resumed, _, _ = _toy_meow(method, tmp_path, resume=True)
-    hist = fit_meow(resumed, g, cfg)
+    hist = _fit(resumed, g, cfg)
     assert hist.losses == ref_hist.losses
     assert len(hist.losses) == (11 if method == "meow" else 12)  # MEOW stopped early
     assert hist.meta["resumes"] == [{"epoch": 4, "train_s": saved["history"]["meta"]["train_s"]}]
     assert torch.equal(resumed.embed(g), ref.embed(g))
     # resuming a finished run trains nothing and gives the same (best-state) model
     again, _, _ = _toy_meow(method, tmp_path, resume=True)
-    assert fit_meow(again, g, cfg).losses == ref_hist.losses
+    assert _fit(again, g, cfg).losses == ref_hist.losses
     assert torch.equal(again.embed(g), ref.embed(g))
 
 
@@ -644,15 +651,15 @@ def test_monitor_scores_the_current_state_and_leaves_training_unchanged(method):
     ref, g, cfg = _toy_meow(method)
     cfg = {**cfg, "restore_best": False, "eval_steps": 20, "monitor_heads": 2,
            "monitor_cluster_fits": 1}
-    ref_hist = fit_meow(ref, g, cfg)
+    ref_hist = _fit(ref, g, cfg)
     with pytest.raises(ValueError, match="labels and splits"):
-        fit_meow(_toy_meow(method)[0], g, {**cfg, "monitor_every": 4})
+        _fit(_toy_meow(method)[0], g, {**cfg, "monitor_every": 4})
 
     mon, g2, _ = _toy_meow(method)
     g2.y = torch.arange(30) % 3
     idx = torch.randperm(30, generator=torch.Generator().manual_seed(0))
     g2.splits = {2: (idx[:6], idx[6:12], idx[12:])}
-    hist = fit_meow(mon, g2, {**cfg, "monitor_every": 4})
+    hist = _fit(mon, g2, {**cfg, "monitor_every": 4})
     assert hist.losses == ref_hist.losses
     assert torch.equal(mon.embed(g2), ref.embed(g))
     last = 11 if method == "meow" else 12
@@ -663,7 +670,7 @@ def test_monitor_scores_the_current_state_and_leaves_training_unchanged(method):
     # train-mode embeddings draw dropout masks: the random state is put back after each check
     mon_t, g3, _ = _toy_meow(method)
     g3.y, g3.splits = g2.y, g2.splits
-    hist_t = fit_meow(mon_t, g3, {**cfg, "monitor_every": 4, "embed_mode": "train"})
+    hist_t = _fit(mon_t, g3, {**cfg, "monitor_every": 4, "embed_mode": "train"})
     assert hist_t.losses == ref_hist.losses
 
 
@@ -690,7 +697,9 @@ for method in ("meow", "adameow"):
     cfg = load_config(method, "acm", overrides={"hidden": 4, "proj_dim": 4, "nei_max": 5,
                                                 "adj_mask": 0.2})
     cfg.update(device="cpu", num_clusters=[2, 3])
-    get_method(method).build(cfg, g).step()
+    module = get_method(method).build(cfg, g)
+    module.setup(g)
+    module.training_step(g, 1).loss.backward()
 x = scipy_to_torch(sp.random(6, 6, density=0.5, random_state=0))
 mask_feature_entries(x, 0.5, torch.Generator().manual_seed(0))
 restrict_sparse(x, torch.tensor([0, 2, 3]))
@@ -705,12 +714,12 @@ def test_init_option_picks_the_linear_initialisation():
     """``init="reference"`` leaves the projections, context maps and head at PyTorch's default
     ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``; ``"xavier"`` (gain 1.414) draws far outside that
     range at these widths. The GCN and the attention are the same under both."""
-    from gcl.methods import load_config
-    from gcl.methods.meow import MEOWModel
+    from gcl.methods import get_method, load_config
 
     base = {**load_config("meow", "acm"), "nei_max": [3, 2], "num_clusters": [2, 3],
             "hidden": 64, "proj_dim": 64, "device": "cpu", "seed": 0}
-    encoders = {init: MEOWModel(tiny_graph(), {**base, "init": init}, "meow").encoder
+    build = get_method("meow").build
+    encoders = {init: build({**base, "init": init}, tiny_graph()).encoder
                 for init in ("xavier", "reference")}
     for init, enc in encoders.items():
         square = [*(lin for group in enc.ctx for lin in group), enc.head]  # 64 x 64
@@ -727,4 +736,4 @@ def test_init_option_picks_the_linear_initialisation():
         for w in (enc.gcn.w1, enc.gcn.w2):
             assert float(w.abs().max()) <= 64 ** -0.5
     with pytest.raises(ValueError, match="'init' of MEOWEncoder must be one of"):
-        MEOWModel(tiny_graph(), {**base, "init": "kaiming"}, "meow")
+        build({**base, "init": "kaiming"}, tiny_graph())

@@ -101,6 +101,7 @@ def test_errors_name_the_problem():
 @pytest.mark.parametrize("method", ["meow", "adameow"])
 def test_meow_trains_on_metapath2vec_inputs(method, tmp_path, monkeypatch):
     from gcl.methods import get_method, load_config
+    from gcl.methods.meow import meow_callbacks
 
     monkeypatch.setenv("GCL_CACHE", str(tmp_path))
     assert load_config(method, "aminer")["features"] == "metapath2vec"
@@ -114,12 +115,12 @@ def test_meow_trains_on_metapath2vec_inputs(method, tmp_path, monkeypatch):
     m = get_method(method)
     model = m.build(cfg, g)
     assert model.encoder.path_proj is not None and "p" not in model.encoder.proj
-    assert model.inputs_info["walks_per_node"] == 4
-    history = m.fit(model, g, cfg)
+    assert model.inputs_for(g)["info"]["metapath2vec"]["walks_per_node"] == 4
+    history = model.fit(g, epochs=cfg["epochs"], callbacks=meow_callbacks(cfg, g))
     assert len(history.epochs) == 3 and all(np.isfinite(e["loss"]) for e in history.epochs)
     assert model.embed(g).shape == (20, 8)
     assert len(list((tmp_path / "hetero" / "metapath2vec").glob("groups-*.npz"))) == 1
     # the derivation's cost goes into the run's meta, and comes back from the cache
     seconds = history.meta["metapath2vec_s"]
     assert set(seconds) == set(g.metapaths) and all(v > 0 for v in seconds.values())
-    assert m.build(cfg, g).inputs_seconds == seconds
+    assert m.build(cfg, g).inputs_for(g)["info"]["metapath2vec_s"] == seconds

@@ -96,7 +96,8 @@ def test_pamc_negatives_in_minibatch_use_the_seed_block_of_s():
         pipe = gcl.Pipeline(GCNEncoder(8, 16), objective, augment=DropEdge(0.2), lr=0.01,
                             device="cpu", progress=False)
         batch = next(iter(loader))
-        loss, step = pipe.compute_loss(batch, epoch=1)
+        step = pipe.training_step(batch, epoch=1)
+        loss = step.loss
     finally:
         mod.positive_term = saved
     seeds = batch.n_id[:batch.batch_size]

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from gcl.objectives.pamc import (
-    PamCLoss,
     influence_matrix,
     meta_node_negative,
     node_pair_negative,
@@ -142,7 +141,7 @@ def test_single_cluster_and_k_equal_one_give_zero_negative_term():
     value.backward()
     assert torch.equal(z.grad, torch.zeros_like(z))
     S = influence_matrix(torch.tensor([[0, 1], [1, 2]]), 8)
-    loss = PamCLoss(num_classes=1)(z, S, torch.zeros(8, dtype=torch.long))
+    loss = pamc_loss(z, S, torch.zeros(8, dtype=torch.long), num_classes=1)
     assert torch.isfinite(loss)
 
 

@@ -87,10 +87,10 @@ def test_hard_assignment_collapse_is_warned_once():
         obj.centroids.copy_(torch.tensor([[1.0] * 4, [-5.0] * 4, [9.0] * 4]))
         obj.initialized.fill_(True)
     with pytest.warns(RuntimeWarning, match="one cluster"):
-        loss = obj(h, h)
+        loss = obj(h, h.clone())  # two views
     # one non-empty cluster: no negatives, the loss is the positive term alone (about -1/T)
     assert float(loss) < -1.5
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        obj(h, h)  # warned once only
+        obj(h, h.clone())  # warned once only

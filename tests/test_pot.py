@@ -12,6 +12,7 @@ from torch_geometric.data import Data
 
 from gcl import Pipeline
 from gcl.augment import Compose, DropEdge, MaskFeature
+from gcl.data import synthetic
 from gcl.encoders import GCNEncoder
 from gcl.objectives import POT, InfoNCE, Step, add_pot
 from gcl.objectives.pot import adjacency_box, drop_budget, find_edge_drop_probs, relaxation
@@ -350,8 +351,10 @@ def test_guards():
         add_pot(Pipeline(GCNEncoder(5, 4, activation="elu"), InfoNCE(), device="cpu"))
     with pytest.raises(ValueError, match="2-layer GCN"):
         add_pot(Pipeline(GCNEncoder(5, 4, num_layers=3), InfoNCE(), device="cpu"))
-    with pytest.raises(ValueError, match="drop scheme"):
-        POT()
+    with pytest.raises(ValueError, match="drop scheme"):  # no views to bound
+        pot = POT()
+        pot.setup(synthetic(num_nodes=10, num_features=5, seed=0))
+        pot._ensure_boxes(Step(epoch=1))
     with pytest.raises(ValueError, match="kappa"):
         POT(kappa=1.5, drop_probs=(0.1, 0.1))
 

@@ -28,7 +28,15 @@ from gcl.augment import (
     MaskFeature,
     RandomChoice,
 )
-from gcl.objectives import InfoNCE, Objective, PamCObjective, Step, TeamUp
+from gcl.objectives import (
+    AdaMEOWLoss,
+    InfoNCE,
+    MEOWLoss,
+    Objective,
+    PamCObjective,
+    Step,
+    TeamUp,
+)
 
 
 # -- registries ------------------------------------------------------------------------------------
@@ -100,6 +108,12 @@ def _at_epoch(objective, graph, epoch):
     return call
 
 
+def _seeded(cls, *args, **kwargs):
+    """An objective with parameters (AdaMEOW's weight MLP), initialised the same every time."""
+    torch.manual_seed(0)
+    return cls(*args, **kwargs)
+
+
 OBJECTIVES = {
     "InfoNCE dense": lambda tau, graph, dim: InfoNCE(tau, block_size=0),
     "InfoNCE blockwise": lambda tau, graph, dim: InfoNCE(tau, block_size=3),
@@ -129,6 +143,11 @@ OBJECTIVES = {
         PamCObjective(3, dim, temperature=tau, order=2, assignment="soft"), graph),
     "PamCObjective node-pair": lambda tau, graph, dim: _set_up(
         PamCObjective(2, dim, temperature=tau, kl_weight=0.5, negatives="node_pair"), graph),
+    # k-means clusterings of h2 (at most N clusters each); MEOW's encoder gives unit vectors
+    "MEOWLoss": lambda tau, graph, dim: MEOWLoss(tau, num_clusters=(2, 3), nredo=2,
+                                                 normalize=True),
+    "AdaMEOWLoss": lambda tau, graph, dim: _seeded(AdaMEOWLoss, dim, hidden=4, tau=tau,
+                                                   chunk_size=3),
 }
 # Objectives that compute the same loss by another path: (entry, reference entry).
 SAME_LOSS = [("InfoNCE blockwise", "InfoNCE dense"),
@@ -146,6 +165,11 @@ LOWER_BOUNDS = {
     "PamCObjective hard": lambda tau: -1.0 / tau,
     "PamCObjective soft order-2": lambda tau: -1.0 / tau - math.log(2.0),
     "PamCObjective node-pair": lambda tau: -2.0 / tau,
+    # MEOW's positive is not in its denominator: each term is >= -2/T for unit vectors (a
+    # negative's weight is at least 1) or 0 (no negative); the prototype term is >= 0
+    "MEOWLoss": lambda tau: -2.0 / tau,
+    # learned weights in (0, 1) scale the denominator down: no finite lower bound
+    "AdaMEOWLoss": lambda tau: -math.inf,
 }
 
 PROPERTY = settings(max_examples=200, deadline=None,
@@ -164,8 +188,13 @@ def test_registries_cover_the_public_classes():
     augs = {name for name in gcl.augment.__all__
             if inspect.isclass(obj := getattr(gcl.augment, name))
             and issubclass(obj, Augmentation) and obj is not Augmentation}
+    metapath = {name for name in augs if getattr(gcl.augment, name).input_kind.__name__
+                == "MetaPathGraph"}  # their properties: tests/test_metapath_augment.py
     covered = {key.split()[0] for key in AUGMENTATIONS}
-    assert augs <= covered, f"add {sorted(augs - covered)} to AUGMENTATIONS"
+    assert augs - metapath <= covered, f"add {sorted(augs - metapath - covered)} to AUGMENTATIONS"
+    from test_metapath_augment import METAPATH_AUGMENTATIONS
+
+    assert metapath == set(METAPATH_AUGMENTATIONS)
     objs = {name for name in gcl.objectives.__all__
             if inspect.isclass(obj := getattr(gcl.objectives, name))
             and issubclass(obj, Objective) and obj is not Objective}

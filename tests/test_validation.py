@@ -313,11 +313,10 @@ def test_non_finite_at_first_epoch_says_so():
 def test_cli_reports_a_non_finite_loss_in_one_line(monkeypatch, capsys):
     import gcl.methods.runner as runner
 
-    def fit_nan(pipeline, data, config):
+    def fit_nan(module, data, config, callbacks=()):
         raise NonFiniteLossError(4, 1.25)
 
-    spec = get_method("grace")
-    monkeypatch.setattr(spec, "fit", fit_nan)
+    monkeypatch.setattr(runner, "default_fit", fit_nan)
     monkeypatch.setattr(runner, "load_method_data", lambda *a, **k: graph(f=4))
     code = main(["train", "--method", "grace", "--dataset", "synthetic", "--device", "cpu",
                  "--set", "hidden=8", "--set", "proj_hidden=8"])

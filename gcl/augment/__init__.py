@@ -36,4 +36,17 @@ __all__ = [
     "CommunalEdgeDropping",
     "AdaptiveEdgeDropping",
     "AdaptiveFeatureMasking",
+    "MetaPathEdgeMask",
+    "MetaPathFeatureMask",
 ]
+
+_LAZY = {"MetaPathEdgeMask", "MetaPathFeatureMask"}
+
+
+def __getattr__(name: str):
+    # the meta-path augmentations need numpy and scipy: imported on first use
+    if name in _LAZY:
+        from . import metapath
+
+        return getattr(metapath, name)
+    raise AttributeError(f"module 'gcl.augment' has no attribute {name!r}")

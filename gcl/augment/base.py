@@ -176,10 +176,15 @@ class Augmentation(BaseTransform):
     def setup(self, data: Data) -> None:
         """Prepare per-graph state once, before training (default: nothing)."""
 
+    #: the kind of graph ``forward`` takes (meta-path augmentations take a ``MetaPathGraph``),
+    #: and its name in errors
+    input_kind: type = Data
+    input_name: str = "torch_geometric.data.Data"
+
     def __call__(self, data: Data) -> Data:
-        if not isinstance(data, Data):
+        if not isinstance(data, self.input_kind):
             raise ValueError(
-                f"{type(self).__name__} expects a torch_geometric.data.Data, got {type(data).__name__}"
+                f"{type(self).__name__} expects a {self.input_name}, got {type(data).__name__}"
             )
         if not self.training:
             return data
@@ -235,6 +240,8 @@ class Compose(Augmentation):
         Compose([DropEdge(p=0.2), MaskFeature(p=0.3)])
     """
 
+    input_kind = object  # each member checks its own input
+
     def __init__(self, augmentations: Sequence) -> None:
         super().__init__()
         self.augmentations = _check_augmentations(augmentations, "Compose")
@@ -275,6 +282,8 @@ class RandomChoice(Augmentation):
         >>> d = Data(x=torch.ones(3, 4), edge_index=torch.tensor([[0, 1], [1, 2]]))
         >>> out = aug(d)
     """
+
+    input_kind = object  # each member checks its own input
 
     def __init__(self, augmentations: Sequence, num_choices: int = 1,
                  seed: int | None = None) -> None:

@@ -10,7 +10,8 @@
 * :func:`load_hetero`, :class:`MetaPathGraph`, :func:`from_hetero_data` — heterogeneous graphs
   (ACM, DBLP, AMiner, IMDB in the MEOW and HeCo layouts) seen through their meta-paths;
   :func:`metapath2vec_features` derives metapath2vec inputs for them (MEOW's AMiner inputs);
-* :func:`random_split`, :func:`synthetic`, :class:`RowNormalize`, :func:`make_fake_ogb`;
+* :func:`random_split`, :func:`synthetic`, :func:`synthetic_metapath_graph`,
+  :class:`RowNormalize`, :func:`make_fake_ogb`;
 * :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`.
 
 Only torch and torch_geometric are imported here; ogb is imported by the OGB loader when used.
@@ -54,6 +55,7 @@ __all__ = [
     "load_hetero",
     "from_hetero_data",
     "metapath2vec_features",
+    "synthetic_metapath_graph",
 ]
 
 _LAZY = {"MetaPathGraph", "from_hetero_data", "load_hetero"}
@@ -66,6 +68,10 @@ def __getattr__(name: str):
         from . import hetero
 
         return getattr(hetero, name)
+    if name == "synthetic_metapath_graph":
+        from .synthetic_hetero import synthetic_metapath_graph
+
+        return synthetic_metapath_graph
     if name == "metapath2vec_features":
         from .metapath2vec import metapath2vec_features
 

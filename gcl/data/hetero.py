@@ -151,6 +151,21 @@ class MetaPathGraph:
         """Number of label classes (0 without labels)."""
         return int(self.y.max()) + 1 if self.y is not None else 0
 
+    @property
+    def edge_index(self) -> Tensor:
+        """The target nodes seen as one homogeneous graph: ``[2, E]``, an edge ``(i, j)`` for
+        every non-zero ``(i, j)`` of any meta-path adjacency (the node itself excluded), so that
+        graph-based objectives (e.g. :class:`gcl.objectives.PamCObjective`) run on meta-path
+        graphs."""
+        union = None
+        for a in self.adjs:
+            m = torch_to_scipy(a) if isinstance(a, Tensor) else sp.csr_matrix(a)
+            m = (m != 0).astype(np.float32)
+            union = m if union is None else union + m
+        coo = sp.coo_matrix(union)
+        off = coo.row != coo.col
+        return torch.from_numpy(np.vstack([coo.row[off], coo.col[off]]).astype(np.int64))
+
     def split_masks(self, size: int) -> tuple[Tensor, Tensor, Tensor]:
         """Boolean train/val/test masks of the ``size``-per-class split."""
         out = []
@@ -162,7 +177,8 @@ class MetaPathGraph:
 
     def __repr__(self) -> str:
         types = ", ".join(f"{t}={tuple(v.shape)}" for t, v in self.x_dict.items())
-        paths = ", ".join(f"{p}(nnz={a._nnz()})" for p, a in zip(self.metapaths, self.adjs))
+        paths = ", ".join(f"{p}(nnz={a._nnz() if isinstance(a, Tensor) else a.nnz})"
+                          for p, a in zip(self.metapaths, self.adjs))
         return f"MetaPathGraph({self.name}, target={self.target}, x: {types}; {paths})"
 
 

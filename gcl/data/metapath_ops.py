@@ -170,7 +170,8 @@ def normalize_metapath_adj(m) -> sp.csr_matrix:
     return sp.csr_matrix((scale @ m @ scale).T)
 
 
-def mask_metapath_edges(m, rate: float, rng: np.random.Generator) -> sp.csr_matrix:
+def mask_metapath_edges(m, rate: float, rng: np.random.Generator, *,
+                        normalize: bool = True) -> sp.csr_matrix:
     """MEOW's edge mask: drop the diagonal, delete a random ``rate`` of the remaining directed
     entries, set the survivors to 1, add the identity and normalise.
 
@@ -178,9 +179,11 @@ def mask_metapath_edges(m, rate: float, rng: np.random.Generator) -> sp.csr_matr
         m: square scipy sparse matrix (the top-k path counts).
         rate: fraction of off-diagonal entries deleted (``int(rate * count)`` of them).
         rng: numpy random generator (the mask is drawn once, before training).
+        normalize: apply :func:`normalize_metapath_adj` (default: ``True``); ``False`` returns
+            the binary matrix plus the identity.
 
     Returns:
-        scipy.sparse.csr_matrix: the normalised masked adjacency (binary + I).
+        scipy.sparse.csr_matrix: the (normalised) masked adjacency (binary + I).
 
     Example:
         >>> m = sp.csr_matrix(np.ones((3, 3)))
@@ -198,7 +201,7 @@ def mask_metapath_edges(m, rate: float, rng: np.random.Generator) -> sp.csr_matr
     n = m.shape[0]
     masked = sp.csr_matrix((np.ones(len(keep)), (rows[keep], cols[keep])), shape=m.shape)
     masked = masked + sp.eye(n, format="csr")
-    return normalize_metapath_adj(masked)
+    return normalize_metapath_adj(masked) if normalize else sp.csr_matrix(masked)
 
 
 def mask_feature_entries(x: Tensor, rate: float, generator: torch.Generator | None = None) -> Tensor:

@@ -6,6 +6,7 @@ Example:
 """
 
 from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation, propagation_matrix
+from .meow import MEOWEncoder
 
 __all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation",
-           "propagation_matrix"]
+           "propagation_matrix", "MEOWEncoder"]

@@ -304,6 +304,24 @@ class MEOWEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.masked_dropout = bool(masked_dropout)
 
+    @classmethod
+    def for_graph(cls, graph, **kwargs) -> MEOWEncoder:
+        """An encoder sized for a :class:`gcl.data.MetaPathGraph`: its types' feature widths,
+        its target, the context types of each meta-path and, when it has per-path target
+        features, their widths; ``kwargs`` as in the constructor.
+
+        Example:
+            >>> from gcl.data import synthetic_metapath_graph
+            >>> enc = MEOWEncoder.for_graph(synthetic_metapath_graph(num_nodes=20), hidden=8)
+            >>> enc.target, enc.context_types
+            ('p', [['a'], ['s']])
+        """
+        paths = getattr(graph, "x_paths", None)
+        return cls({t: int(v.shape[1]) for t, v in graph.x_dict.items()}, graph.target,
+                   [[t for t, _ in c] for c in graph.contexts],
+                   path_dims=None if paths is None else [int(x.shape[1]) for x in paths],
+                   **kwargs)
+
     def project(self, t, x: Tensor, *, dropout: bool = True) -> Tensor:
         """``ELU(Dropout(W_t x + b))`` for node type ``t`` (or, an ``int``, for the target
         features of that meta-path, with ``path_dims``)."""

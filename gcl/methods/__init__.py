@@ -1,5 +1,7 @@
-"""Method recipes: each assembles parts into a :class:`gcl.Pipeline` and carries its per-dataset
-configuration and evaluation protocol.
+"""Method recipes: each assembles parts into a training module of the one loop (a
+:class:`gcl.Pipeline`, a :class:`gcl.modules.MetaPathModule` or a
+:class:`gcl.modules.DeepClusteringModule`) and carries its per-dataset configuration, training
+callbacks and evaluation protocol.
 
 Example:
     >>> from gcl.methods import available_methods, load_config
@@ -23,9 +25,9 @@ from .csgcl import build_csgcl, csgcl
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
-from .meow import build_adameow, build_meow
-from .pamc import PamCTrainer, build_pamc
-from .runner import default_evaluate, default_fit, run
+from .meow import adameow, build_adameow, build_meow, meow
+from .pamc import build_pamc, pamc, pamc_nodepair
+from .runner import default_evaluate, default_fit, protocol_callbacks, run
 
 __all__ = [
     "Method",
@@ -38,7 +40,10 @@ __all__ = [
     "CONFIG_DIR",
     "grace",
     "build_grace",
-    "PamCTrainer",
+    "pamc",
+    "pamc_nodepair",
+    "meow",
+    "adameow",
     "gcn_pamc",
     "build_gcn_pamc",
     "build_pamc",
@@ -47,6 +52,7 @@ __all__ = [
     "run",
     "default_evaluate",
     "default_fit",
+    "protocol_callbacks",
     "csgcl",
     "build_csgcl",
     "gca",

@@ -1,8 +1,8 @@
 """Method registry and per-dataset configurations.
 
-A method is a :class:`Method`: a name, a ``build(config, data) -> Pipeline`` recipe, a YAML file
-of per-dataset hyperparameters, and the evaluation protocol of its paper. Third-party methods
-register with :func:`register`.
+A method is a :class:`Method`: a name, a recipe and its ``build(config, data)`` (a training module
+of the one loop), a YAML file of per-dataset hyperparameters, and the training callbacks and
+evaluation protocol of its paper. Third-party methods register with :func:`register`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
-           "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS"]
+           "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS", "RUN_KEYS", "PROBE_KEYS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
@@ -23,31 +23,48 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: pipeline supports them): ``pot`` adds the POT regularizer (2-layer GCN, edge-dropping views)
 #: with weight ``kappa``, node chunks of ``pot_batch`` and the certified variant ``pot_sound``.
 #: ``monitor_every`` / ``monitor_probe_epochs`` probe the embeddings every K epochs during training
-#: (``gcl train --eval-every K``, see ``default_fit``).
-GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs")
+#: (``gcl train --eval-every K``, see ``protocol_callbacks``); ``normalize_features`` row-normalises
+#: the features when the data is loaded.
+GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs",
+                "normalize_features")
+#: The protocol keys of the two-view methods: training length, feature normalisation, the linear
+#: probe and k-means evaluation, and held-out link prediction (``task: link``).
+PROBE_KEYS = ("epochs", "probe_epochs", "probe_lr", "probe_eval_every", "clustering", "task",
+              "link_test_ratio", "reconstruction_auc")
 _REGISTRY: dict[str, Method] = {}
+
+
+#: Keys the runner sets itself for every run (never configuration keys).
+RUN_KEYS = ("device", "progress", "seed")
 
 
 @dataclass
 class Method:
-    """A registered method (recipe).
+    """A registered method: a recipe, its per-dataset configurations and its paper's protocol.
 
     Attributes:
         name: the method's name (``gcl train --method NAME``).
-        build: ``build(config, data) -> Pipeline``.
-        config_file: YAML file with ``defaults`` and per-dataset ``datasets`` sections.
-        description: one line for ``gcl train --help``.
-        evaluate: ``evaluate(pipeline, data, config, seed) -> dict`` of metric summaries
+        build: ``build(config, data) -> TrainingModule`` (a :class:`gcl.Pipeline` or another
+            module of the one loop).
+        config_file: YAML file with ``defaults`` (protocol keys) and per-dataset ``datasets``
+            sections.
+        description: one line for ``gcl methods``.
+        evaluate: ``evaluate(module, data, config, seed) -> dict`` of metric summaries
             (default: linear probe and k-means clustering on the clean-graph embeddings).
-        fit: ``fit(pipeline, data, config) -> History`` (default: ``pipeline.fit`` for
-            ``config["epochs"]`` epochs).
+        callbacks: ``callbacks(config, data) -> list`` of the protocol's callbacks (early
+            stopping, per-epoch scores); the runner adds them to every ``fit`` (default: none).
+        recipe: the recipe function; its keyword arguments are configuration keys and their
+            defaults are the defaults (the one place they live).
+        protocol_keys: the other configuration keys (training and evaluation settings).
+        kind: the kind of graph it trains on: ``"graph"`` (a PyG ``Data``) or ``"metapath"``
+            (a :class:`gcl.data.MetaPathGraph`).
         datasets: dataset names the method is configured for (informative).
 
     Example:
         >>> from gcl.methods import get_method
         >>> spec = get_method("grace")
-        >>> spec.name, spec.config_file.name
-        ('grace', 'grace.yaml')
+        >>> spec.name, spec.config_file.name, spec.defaults()["tau"]
+        ('grace', 'grace.yaml', 0.4)
     """
 
     name: str
@@ -55,8 +72,46 @@ class Method:
     config_file: Path
     description: str = ""
     evaluate: Callable | None = None
-    fit: Callable | None = None
+    callbacks: Callable[[dict, Any], list] | None = None
+    recipe: Callable | None = None
+    protocol_keys: tuple[str, ...] = ()
+    kind: str = "graph"
     datasets: tuple[str, ...] = field(default_factory=tuple)
+
+    def defaults(self) -> dict:
+        """The recipe's keyword defaults (lists where the signature has tuples), without the
+        keys the runner sets (:data:`RUN_KEYS`)."""
+        import inspect
+
+        if self.recipe is None:
+            return {}
+        out = {}
+        for name, param in inspect.signature(self.recipe).parameters.items():
+            if param.kind is not param.KEYWORD_ONLY or name in RUN_KEYS:
+                continue
+            value = param.default
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def accepted_keys(self) -> set[str]:
+        """Every configuration key this method reads: the recipe's keyword arguments, its
+        protocol keys and the keys every method accepts (:data:`GENERIC_KEYS`)."""
+        return set(self.defaults()) | set(self.protocol_keys) | set(GENERIC_KEYS)
+
+    def check_keys(self, config: dict, source: str) -> None:
+        """Refuse keys this method does not read (naming them, and the accepted ones).
+
+        Raises:
+            ValueError: for an unknown key.
+        """
+        accepted = self.accepted_keys()
+        unknown = sorted(set(config) - accepted - set(RUN_KEYS))
+        if unknown:
+            close = {k: difflib.get_close_matches(k, accepted, n=1) for k in unknown}
+            hints = "; ".join(f"{k!r}: did you mean {c[0]!r}?" for k, c in close.items() if c)
+            raise ValueError(
+                f"unknown config key(s) {unknown} in {source} for method {self.name!r}"
+                + (f" ({hints})" if hints else "") + f"; accepted keys: {sorted(accepted)}")
 
 
 def register(method: Method) -> Method:
@@ -117,14 +172,16 @@ def get_method(name: str) -> Method:
 
 
 def recipe_kwargs(recipe: Callable, config: dict) -> dict:
-    """The entries of ``config`` that are keyword arguments of ``recipe``.
+    """The entries of ``config`` that are keyword arguments of ``recipe`` (its positional
+    arguments, such as ``in_channels``, excluded). The configuration's other keys are the
+    protocol's; :meth:`Method.check_keys` refuses the unknown ones.
 
     Args:
-        recipe: a recipe function ``recipe(in_channels, **kwargs) -> Pipeline``.
+        recipe: a recipe function ``recipe(in_channels, **kwargs)``.
         config: a run configuration (recipe keys, training and evaluation keys).
 
     Returns:
-        dict: the keys of ``config`` that ``recipe`` accepts (``in_channels`` excluded).
+        dict: the keys of ``config`` that ``recipe`` accepts as keywords.
 
     Example:
         >>> def recipe(in_channels, *, tau=0.5): ...
@@ -134,7 +191,8 @@ def recipe_kwargs(recipe: Callable, config: dict) -> dict:
     import inspect
 
     params = inspect.signature(recipe).parameters
-    return {k: v for k, v in config.items() if k in params and k != "in_channels"}
+    return {k: v for k, v in config.items()
+            if k in params and params[k].kind is inspect.Parameter.KEYWORD_ONLY}
 
 
 def _read_yaml(path: Path) -> dict:
@@ -189,11 +247,11 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
                 overrides: dict | None = None) -> dict:
     """The configuration of ``method`` on ``dataset``.
 
-    Layers, later ones winning: the method's ``defaults``, its section for ``dataset``, the
-    user's YAML file ``path`` (either a flat mapping, or ``defaults``/``datasets`` sections like
-    the shipped files), then ``overrides``. Unknown keys in user input raise a ``ValueError``,
-    so typos never pass silently. The keys every method accepts (:data:`GENERIC_KEYS`) are
-    always known.
+    Layers, later ones winning: the recipe's own defaults (:meth:`Method.defaults`), the
+    method's YAML ``defaults`` (its protocol keys), its section for ``dataset``, the user's YAML
+    file ``path`` (either a flat mapping, or ``defaults``/``datasets`` sections like the
+    shipped files), then ``overrides``. A key the method does not read raises a
+    ``ValueError`` naming it and the accepted keys, so typos never pass silently.
 
     Args:
         method: a registered method name.
@@ -211,21 +269,14 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     """
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
-    config = copy.deepcopy(shipped.get("defaults", {}))
-    known = set(config) | set(GENERIC_KEYS)
-    for section in shipped.get("datasets", {}).values():
-        known.update(section or {})
-    config.update(copy.deepcopy(shipped.get("datasets", {}).get(dataset, {}) or {}))
+    config = spec.defaults()
 
     def merge(layer: dict, source: str) -> None:
-        unknown = sorted(set(layer) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown config key(s) {unknown} in {source} for method {spec.name!r}; "
-                f"known keys: {sorted(known)}"
-            )
-        config.update(layer)
+        spec.check_keys(layer, source)
+        config.update(copy.deepcopy(layer))
 
+    merge(shipped.get("defaults", {}) or {}, str(spec.config_file))
+    merge(shipped.get("datasets", {}).get(dataset, {}) or {}, str(spec.config_file))
     if path is not None:
         user = _read_yaml(Path(path))
         if "defaults" in user or "datasets" in user:

@@ -9,7 +9,7 @@ from ..augment.communal import CommunalAttributeVoting, CommunalEdgeDropping
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives.teamup import TeamUp
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
 from .grace import _pair
 
 __all__ = ["csgcl", "build_csgcl"]
@@ -127,6 +127,8 @@ def build_csgcl(config: dict, data) -> Pipeline:
 
 register(Method(
     name="csgcl",
+    recipe=csgcl,
+    protocol_keys=PROBE_KEYS,
     build=build_csgcl,
     config_file=CONFIG_DIR / "csgcl.yaml",
     description="CSGCL: community-aware CED + CAV views, Team-up InfoNCE with community strength",

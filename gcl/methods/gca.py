@@ -7,7 +7,7 @@ from ..augment.adaptive import AdaptiveEdgeDropping, AdaptiveFeatureMasking
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives import InfoNCE
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
 from .grace import _pair
 
 __all__ = ["gca", "build_gca"]
@@ -102,6 +102,8 @@ def build_gca(config: dict, data) -> Pipeline:
 
 register(Method(
     name="gca",
+    recipe=gca,
+    protocol_keys=PROBE_KEYS,
     build=build_gca,
     config_file=CONFIG_DIR / "gca.yaml",
     description="GCA: centrality-adaptive edge dropping and feature masking, InfoNCE",

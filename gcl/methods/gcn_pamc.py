@@ -11,7 +11,7 @@ from ..augment import Compose, DropEdge, MaskFeature
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives.pamc import PamCObjective
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
 from .grace import _pair
 
 __all__ = ["gcn_pamc", "build_gcn_pamc"]
@@ -89,6 +89,8 @@ def build_gcn_pamc(config: dict, data) -> Pipeline:
 
 register(Method(
     name="gcn-pamc",
+    recipe=gcn_pamc,
+    protocol_keys=(*PROBE_KEYS, "num_clusters"),
     build=build_gcn_pamc,
     config_file=CONFIG_DIR / "gcn-pamc.yaml",
     description="GCN on two augmented views with PamC's meta-node negatives (not a paper method)",

@@ -6,7 +6,7 @@ from ..augment import Compose, DropEdge, MaskFeature
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives import InfoNCE
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
 
 __all__ = ["grace", "build_grace"]
 
@@ -93,6 +93,8 @@ def build_grace(config: dict, data) -> Pipeline:
 
 register(Method(
     name="grace",
+    recipe=grace,
+    protocol_keys=PROBE_KEYS,
     build=build_grace,
     config_file=CONFIG_DIR / "grace.yaml",
     description="GRACE: edge dropping + feature masking, InfoNCE with intra-view negatives",

@@ -10,27 +10,29 @@ from pathlib import Path
 import torch
 
 from .._utils import check_positive, resolve_device, seed_everything
+from ..callbacks import CostEstimate
 from ..results import make_record
 from .base import get_method, load_config
 
-__all__ = ["run", "default_evaluate", "default_fit", "load_method_data", "apply_plugins"]
+__all__ = ["run", "default_evaluate", "default_fit", "protocol_callbacks", "load_method_data",
+           "apply_plugins"]
 
 
-def apply_plugins(pipeline, config: dict):
-    """Apply the method-independent options of ``config`` to a built pipeline: ``pot: true``
-    adds :class:`gcl.objectives.POT` (``kappa``, ``pot_batch``, ``pot_sound``), for any recipe with
-    a 2-layer GCN encoder and edge-dropping views. Returns the pipeline.
+def apply_plugins(module, config: dict):
+    """Apply the method-independent options of ``config`` to a built module: ``pot: true`` adds
+    :class:`gcl.objectives.POT` (``kappa``, ``pot_batch``, ``pot_sound``), for any two-view
+    recipe with a 2-layer GCN encoder and edge-dropping views. Returns the module.
 
     Args:
-        pipeline: a built :class:`~gcl.Pipeline` (modified in place).
+        module: a built training module (a :class:`~gcl.Pipeline` for POT; modified in place).
         config: the run configuration; read here: ``pot`` (default: off), ``kappa`` (default:
             0.5), ``pot_batch`` (default: ``None``) and ``pot_sound`` (default: ``False``).
 
     Returns:
-        Pipeline: the same pipeline, with the POT regularizer added when ``pot`` is true.
+        the same module, with the POT regularizer added when ``pot`` is true.
 
     Raises:
-        ValueError: ``pot`` is true and the encoder is not supported by POT (see
+        ValueError: ``pot`` is true and the module cannot carry POT (see
             :func:`gcl.objectives.pot.add_pot`).
 
     Example:
@@ -43,65 +45,90 @@ def apply_plugins(pipeline, config: dict):
     if config.get("pot"):
         from ..objectives.pot import add_pot
 
-        add_pot(pipeline, kappa=float(config.get("kappa", 0.5)),
+        add_pot(module, kappa=float(config.get("kappa", 0.5)),
                 pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)))
-    return pipeline
+    return module
 
 
-def default_fit(pipeline, data, config: dict):
-    """Train ``pipeline`` on ``data`` for ``config["epochs"]`` epochs.
+def default_fit(module, data, config: dict, callbacks=()):
+    """Train ``module`` on ``data`` for ``config["epochs"]`` epochs with the one loop.
 
     With ``config["task"] == "link"`` the undirected edges are first split (a fraction
-    ``link_test_ratio`` held out, seeded from the run's RNG) and the pipeline trains on the
-    training edges only; the split is kept on the pipeline as ``link_split`` for evaluation.
-
-    With ``config["monitor_every"] = K > 0`` (``gcl train --eval-every K``) the embeddings are
-    scored every ``K`` epochs and after the last one by a linear probe (validation and test
-    accuracy, ``monitor_probe_epochs`` steps, default 300); the scores land in
-    ``history.evals`` and in the result record's ``runs[i]["evals"]``.
+    ``link_test_ratio`` held out, seeded from the run's RNG) and the module trains on the
+    training edges only; the split is kept on the module as ``link_split`` for evaluation.
 
     Args:
-        pipeline: the method's :class:`~gcl.Pipeline`.
+        module: the method's training module (e.g. a :class:`~gcl.Pipeline`).
         data: the graph.
-        config: the run configuration (``epochs``, optional ``task``, ``monitor_every``).
+        config: the run configuration (``epochs``, optional ``task``).
+        callbacks: the protocol's callbacks (see :func:`protocol_callbacks`).
 
     Returns:
-        History: the pipeline's training history.
+        History: the module's training history.
 
     Example:
         >>> from gcl.methods.grace import grace
         >>> from gcl.data import synthetic
         >>> data = synthetic(num_nodes=60, num_features=8, num_classes=3, seed=0)
         >>> pipe = grace(8, hidden=8, proj_hidden=8, device="cpu", progress=False)
-        >>> h = default_fit(pipe, data, {"epochs": 4, "monitor_every": 2,
-        ...                              "monitor_probe_epochs": 20})
+        >>> cbs = protocol_callbacks("grace", {"monitor_every": 2, "monitor_probe_epochs": 20},
+        ...                          data)
+        >>> h = default_fit(pipe, data, {"epochs": 4}, cbs)
         >>> [e["epoch"] for e in h.evals]
         [2, 4]
     """
-    callbacks = []
-    every = int(config.get("monitor_every") or 0)
-    if every > 0:
-        callbacks.append(_monitor(every, int(config.get("monitor_probe_epochs", 300)),
-                                  float(config.get("probe_lr", 0.01))))
     if config.get("task", "node") == "link":
         from ..evaluation.links import split_edges
 
         split_seed = int(torch.randint(0, 2**31 - 1, ()).item())
         split = split_edges(data, float(config.get("link_test_ratio", 0.1)), seed=split_seed)
-        pipeline.link_split = split
-        return pipeline.fit(split.train_data, epochs=int(config["epochs"]), callbacks=callbacks)
-    return pipeline.fit(data, epochs=int(config["epochs"]), callbacks=callbacks)
+        module.link_split = split
+        data = split.train_data
+    return module.fit(data, epochs=int(config["epochs"]), callbacks=list(callbacks))
+
+
+def protocol_callbacks(method: str, config: dict, data) -> list:
+    """The callbacks of ``method``'s protocol: its own (:attr:`Method.callbacks`: early
+    stopping, per-epoch scores), or by default a linear probe every ``monitor_every`` epochs
+    (``gcl train --eval-every K``; ``monitor_probe_epochs`` steps, default 300), whose scores
+    land in ``history.evals`` and in the result record's ``runs[i]["evals"]``.
+
+    Args:
+        method: a registered method name.
+        config: the run configuration.
+        data: the graph (a method's callbacks may read its labels).
+
+    Returns:
+        list: the callbacks, for ``module.fit(data, epochs, callbacks=...)``.
+
+    Raises:
+        ValueError: a negative ``monitor_every``.
+
+    Example:
+        >>> [type(c).__name__ for c in protocol_callbacks("meow", {"patience": 5}, None)]
+        ['EarlyStopping']
+    """
+    spec = get_method(method)
+    if spec.callbacks is not None:
+        return list(spec.callbacks(config, data))
+    every = int(config.get("monitor_every") or 0)
+    if every < 0:
+        raise ValueError(f"monitor_every (--eval-every) must be >= 0, got {every}")
+    if every == 0:
+        return []
+    return [_monitor(every, int(config.get("monitor_probe_epochs", 300)),
+                     float(config.get("probe_lr", 0.01)))]
 
 
 def _monitor(every: int, probe_epochs: int, probe_lr: float):
     from ..callbacks import PeriodicEval
     from ..evaluation import linear_probe
 
-    def score(pipeline, data):
+    def score(module, data):
         masks = [getattr(data, k, None) for k in ("train_mask", "val_mask", "test_mask")]
         if any(m is None for m in masks) or getattr(data, "y", None) is None:
             raise ValueError("monitor_every needs labels and train/val/test masks on the data")
-        r = linear_probe(pipeline.embed(data), data.y, *masks, epochs=probe_epochs, lr=probe_lr)
+        r = linear_probe(module.embed(data), data.y, *masks, epochs=probe_epochs, lr=probe_lr)
         return {"val_accuracy": r["val_accuracy"]["mean"], "test_accuracy": r["accuracy"]["mean"]}
 
     return PeriodicEval(score, every=every)
@@ -223,8 +250,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         log: where to print one line per run (``None`` for silence).
         save_embeddings: save the last run's embeddings, labels and split masks to this file.
         checkpoint_dir: keep a resumable checkpoint of each run in ``checkpoint_dir/seed-<s>/``
-            (see :meth:`gcl.Pipeline.fit`; MEOW and AdaMEOW keep theirs in
-            :func:`gcl.methods.meow.fit_meow`; PamC has none); default: none.
+            (see :class:`gcl.training.Trainer`; every method); default: none.
         checkpoint_every: checkpoint period in epochs (default: 10).
         resume: continue each run from its checkpoint when there is one; finished runs are
             only re-evaluated (default: ``False``).
@@ -251,7 +277,6 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     spec = get_method(method)
     config = load_config(spec.name, dataset, config_path, overrides)
     dev = resolve_device(device)
-    fit = spec.fit or default_fit
     evaluate = spec.evaluate or default_evaluate
 
     per_run: list[dict] = []
@@ -263,26 +288,26 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     for r, s in enumerate(seeds):
         seed_everything(s)
         data = load_method_data(dataset, config, root=data_root, seed=s)
-        pipeline = spec.build({**config, "device": str(dev), "progress": progress}, data)
+        module = spec.build({**config, "device": str(dev), "progress": progress}, data)
         if checkpoint_dir is not None:
-            if not hasattr(pipeline, "configure_checkpoints"):
-                raise ValueError(f"method {spec.name!r} does not support checkpoints: run it "
-                                 "without checkpoint_dir (--checkpoint-dir)")
-            pipeline.meta.update(method=spec.name, dataset=dataset, seed=s,
-                                 config={k: v for k, v in config.items()
-                                         if k not in _RESUMABLE_KEYS})
-            pipeline.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
-                                           checkpoint_every, resume)
-        apply_plugins(pipeline, config)
+            module.meta.update(method=spec.name, dataset=dataset, seed=s,
+                               config={k: v for k, v in config.items()
+                                       if k not in _RESUMABLE_KEYS})
+            module.configure_checkpoints(Path(checkpoint_dir) / f"seed-{s}",
+                                         checkpoint_every, resume)
+        apply_plugins(module, config)
+        callbacks = protocol_callbacks(spec.name, config, data)
+        if log is not None:
+            callbacks.append(CostEstimate(runs=runs - r, log=log))
         t0 = time.perf_counter()
-        history = fit(pipeline, data, config)
+        history = default_fit(module, data, config, callbacks)
         train_s = time.perf_counter() - t0
         resumes = history.meta.get("resumes")
         if resumes:
             # this fit resumed from a checkpoint (a fresh pipeline's history has no resumes):
             # add the training time spent before it
             train_s += float(resumes[-1].get("train_s") or 0.0)
-        scores = evaluate(pipeline, data, config, s)
+        scores = evaluate(module, data, config, s)
         epoch_times.extend(e["time_s"] for e in history.epochs)
         peak = max(peak, float(history.meta.get("peak_mem_mb") or 0.0))
         per_run.append({
@@ -296,7 +321,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
             "meta": dict(history.meta),
         })
         if save_embeddings is not None and r == runs - 1:
-            last_z = pipeline.embed(data).cpu()
+            last_z = module.embed(data).cpu()
         if log is not None:
             shown = ", ".join(f"{k}={v:.4f}" for k, v in per_run[-1]["metrics"].items()
                               if isinstance(v, float))

@@ -7,9 +7,11 @@ Example:
 
 from .base import Objective, Regularizer, Step
 from .infonce import InfoNCE, info_nce
-from .pamc import PamCLoss, PamCObjective, influence_matrix, pamc_loss
+from .meow import AdaMEOWLoss, MEOWLoss
+from .pamc import PamCObjective, influence_matrix, pamc_loss
 from .pot import POT, add_pot
 from .teamup import TeamUp, team_up_gamma
 
 __all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma",
-           "POT", "add_pot", "PamCLoss", "PamCObjective", "pamc_loss", "influence_matrix"]
+           "POT", "add_pot", "PamCObjective", "pamc_loss", "influence_matrix", "MEOWLoss",
+           "AdaMEOWLoss"]

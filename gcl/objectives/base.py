@@ -14,16 +14,20 @@ __all__ = ["Step", "Objective", "Regularizer"]
 
 @dataclass
 class Step:
-    """Everything one training step produced, handed to objectives and regularizers.
+    """Everything one training step produced, handed to objectives and regularizers, and
+    returned to the training loop by ``training_step`` with its ``loss`` set.
 
     Attributes:
         epoch: the current epoch, counted from 1.
-        data: the clean graph (on the training device).
-        views: the two augmented views.
+        data: the clean graph (or batch) on the training device.
+        views: the two augmented views (a single-view method gives its one input twice).
         z: the encoder outputs of the two views.
         h: the head outputs of the two views (``z`` when there is no head).
         encoder: the encoder module (regularizers such as POT read its weights).
         nodes: the node subset this step trains on, or ``None`` for all nodes.
+        augment: the two augmentations that drew ``views`` (regularizers such as POT read
+            their drop probabilities here, so swapping a module's augmentation is seen).
+        loss: the step's loss, set by ``training_step`` for the loop.
         logs: named scalar parts of the loss, reported in the training history.
 
     Example:
@@ -36,12 +40,14 @@ class Step:
     """
 
     epoch: int
-    data: Any
-    views: tuple[Any, Any]
-    z: tuple[Tensor, Tensor]
-    h: tuple[Tensor, Tensor]
+    data: Any = None
+    views: tuple[Any, Any] | None = None
+    z: tuple[Tensor, Tensor] | None = None
+    h: tuple[Tensor, Tensor] | None = None
     encoder: nn.Module | None = None
     nodes: Tensor | None = None
+    augment: tuple[Any, Any] | None = None
+    loss: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
 
     def log(self, name: str, value: Tensor | float) -> None:
@@ -52,9 +58,13 @@ class Step:
 class Objective(nn.Module):
     """Base class of contrastive objectives.
 
-    ``forward(h1, h2, step=None)`` returns a scalar loss from the two views' embeddings. An
-    objective that needs more (the epoch, node strengths, the graph) reads it from ``step`` or
-    prepares it once in :meth:`setup`, which :class:`gcl.Pipeline` calls before training.
+    Every objective has the one signature ``forward(h1, h2, step=None)`` and returns a scalar
+    loss from the two views' embeddings, whatever the method: two augmented views (GRACE), the
+    coarse and the fine view of a meta-path graph (MEOW: ``h1`` the coarse anchors, ``h2`` the
+    fine view), or one view given twice (the same tensor object: a single-view method such as
+    SDCN-style PamC). An objective that needs more (the epoch, node strengths, the graph) reads
+    it from ``step`` or prepares it once in :meth:`setup`, which every training module calls
+    before training.
 
     Example:
         >>> import torch

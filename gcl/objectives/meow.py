@@ -150,6 +150,11 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
     """MEOW's InfoNCE: mean_i −log[exp(u_i·v_i/τ) / Σ_j w_ij exp(u_i·v_j/τ)], with
     w_ij = Σ_m 1[a_m(i) ≠ a_m(j)] (so w_ii = 0: the positive is not in the denominator).
 
+    A node that shares its cluster with every other node in every clustering has no negative
+    (an empty denominator: the reference's loss is infinite there); its denominator keeps the
+    positive alone, so its term is 0. This happens only when every clustering has a single
+    non-empty cluster (one node, or identical embeddings).
+
     Computed in row chunks, recomputed in the backward pass (no N×N weight matrix is kept).
 
     Args:
@@ -171,17 +176,21 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
     n = u.shape[0]
     stacked = torch.stack([a.to(u.device) for a in assigns])  # [M, N]
 
-    def block(u_blk, v_all, s_blk):
+    def block(u_blk, v_all, s_blk, offset):
         # w as floats, one clustering at a time: no [M, B, N] or int64 [B, N] temporaries
         w = (s_blk[0].unsqueeze(1) != stacked[0].unsqueeze(0)).to(u_blk.dtype)  # [B, N]
         for m in range(1, stacked.shape[0]):
             w += s_blk[m].unsqueeze(1) != stacked[m].unsqueeze(0)
+        alone = w.sum(1) == 0  # no negative: the denominator keeps the positive alone
+        if bool(alone.any()):
+            rows = torch.nonzero(alone).view(-1)
+            w[rows, rows + offset] = 1.0
         logits = (u_blk @ v_all.t()).div_(tau)  # in place: the product's backward keeps inputs
         return torch.logsumexp(logits.add_(w.log_()), dim=1).sum()
 
     total = u.new_zeros(())
     for a, b in _chunk_rows(n, chunk_size):
-        args = (u[a:b], v, stacked[:, a:b])
+        args = (u[a:b], v, stacked[:, a:b], a)
         total = total + (checkpoint(block, *args, use_reentrant=False)
                          if torch.is_grad_enabled() else block(*args))
     pos = (u * v).sum(1) / tau
@@ -213,11 +222,14 @@ def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor) -> Tens
 
 
 class MEOWLoss(Objective):
-    """MEOW's objective: cluster-weighted InfoNCE (coarse anchors u, fine samples v) plus
-    ``proto_weight`` × the prototype loss averaged over the clusterings.
+    """MEOW's objective: cluster-weighted InfoNCE (anchors ``h1``, the coarse view; samples
+    ``h2``, the fine view) plus ``proto_weight`` × the prototype loss averaged over the
+    clusterings.
 
-    Every call clusters ``v`` (detached) once per entry of ``num_clusters`` with
-    :func:`torch_kmeans` (seed = the clustering's index), on ``v``'s device.
+    Every call clusters ``h2`` (detached) once per entry of ``num_clusters`` with
+    :func:`torch_kmeans` (seed = the clustering's index), on ``h2``'s device. MEOW's encoder
+    hands it L2-normalised projections; ``normalize=True`` normalises other embeddings first
+    (e.g. GRACE's projection head on a homogeneous graph).
 
     Args:
         tau: temperature (also the mean concentration φ) (default: 0.4).
@@ -226,6 +238,7 @@ class MEOWLoss(Objective):
         niter: k-means iterations (default: 20).
         nredo: k-means restarts (default: 5).
         chunk_size: rows per InfoNCE chunk (default: 128).
+        normalize: L2-normalise both inputs first (default: ``False``).
 
     Example:
         >>> loss = MEOWLoss(tau=0.5, num_clusters=(2, 3), nredo=1)
@@ -235,7 +248,8 @@ class MEOWLoss(Objective):
     """
 
     def __init__(self, tau: float = 0.4, num_clusters=(100, 300), proto_weight: float = 1.0, *,
-                 niter: int = 20, nredo: int = 5, chunk_size: int = 128):
+                 niter: int = 20, nredo: int = 5, chunk_size: int = 128,
+                 normalize: bool = False):
         super().__init__()
         self.tau = check_positive(tau, "tau", "MEOWLoss")
         self.num_clusters = [int(check_positive(k, "num_clusters", "MEOWLoss", integer=True))
@@ -244,7 +258,7 @@ class MEOWLoss(Objective):
             raise ValueError("MEOWLoss: num_clusters must list at least one cluster count")
         self.proto_weight = float(proto_weight)
         self.niter, self.nredo, self.chunk_size = int(niter), int(nredo), int(chunk_size)
-        self.last = {}
+        self.normalize = bool(normalize)
 
     def cluster(self, v: Tensor) -> list[tuple[Tensor, Tensor, Tensor]]:
         """``(assign, centroids, phi)`` per clustering of ``v``."""
@@ -256,16 +270,20 @@ class MEOWLoss(Objective):
                                                             self.tau)))
         return out
 
-    def forward(self, u: Tensor, v: Tensor, step=None, clusters=None) -> Tensor:
-        clusters = clusters if clusters is not None else self.cluster(v)
+    def with_clusters(self, u: Tensor, v: Tensor, clusters, step=None) -> Tensor:
+        """The loss for given clusterings ``[(assign, centroids, phi), ...]`` of ``v``."""
         info = weighted_info_nce(u, v, [c[0] for c in clusters], self.tau,
                                  chunk_size=self.chunk_size)
         proto = sum(proto_nce(u, c, phi, a) for a, c, phi in clusters) / len(clusters)
-        self.last = {"info": float(info.detach()), "proto": float(proto.detach())}
         if step is not None:
             step.log("info", info)
             step.log("proto", proto)
         return info + self.proto_weight * proto
+
+    def forward(self, h1: Tensor, h2: Tensor, step=None) -> Tensor:
+        if self.normalize:
+            h1, h2 = F.normalize(h1, dim=1), F.normalize(h2, dim=1)
+        return self.with_clusters(h1, h2, self.cluster(h2), step)
 
 
 class _SoftWeightedLSE(torch.autograd.Function):
@@ -325,8 +343,9 @@ class AdaMEOWLoss(Objective):
     """AdaMEOW's objective with learned soft negative weights.
 
     L = mean_i −log[exp(v_i·u_i/τ) / Σ_j w_ij exp(v_i·u_j/τ)] with
-    w_ij = σ(W2 · tanh(W1 (v_i + u_j) + b1) + b2) (anchor v = fine view, samples u = coarse
-    view; j = i is in the denominator). W1 is applied to ``v`` and ``u`` separately and
+    w_ij = σ(W2 · tanh(W1 (v_i + u_j) + b1) + b2), called as ``loss(u, v)`` like every
+    objective (``h1 = u`` the coarse view's samples, ``h2 = v`` the fine view's anchors; j = i is
+    in the denominator). W1 is applied to ``v`` and ``u`` separately and
     broadcast over a row chunk: at most ``chunk_size × N × hidden`` values, never N×N×d. The
     denominator and its gradients are computed together in one pass over the chunks (each
     chunk built once, tanh through the sigmoid); the loss supports one backward pass (no
@@ -341,7 +360,7 @@ class AdaMEOWLoss(Objective):
     Example:
         >>> loss = AdaMEOWLoss(4, tau=0.5)
         >>> v = F.normalize(torch.randn(5, 4), dim=1); u = F.normalize(torch.randn(5, 4), dim=1)
-        >>> float(loss(v, u)) > 0
+        >>> float(loss(u, v)) > 0
         True
     """
 
@@ -360,7 +379,8 @@ class AdaMEOWLoss(Objective):
         hidden = torch.tanh(hv.unsqueeze(1) + hu.unsqueeze(0))  # [B, N, h]
         return F.logsigmoid(hidden @ self.w2.weight.view(-1) + self.w2.bias)
 
-    def forward(self, v: Tensor, u: Tensor, step=None) -> Tensor:
+    def forward(self, h1: Tensor, h2: Tensor, step=None) -> Tensor:
+        u, v = h1, h2  # samples u (coarse view), anchors v (fine view)
         n = v.shape[0]
         hv = v @ self.w1.weight.t() + self.w1.bias
         hu = u @ self.w1.weight.t()

@@ -455,13 +455,15 @@ class POT(Regularizer):
     ``value = (BCE(score_1, 1) + BCE(score_2, 1)) / 2``.
 
     ``score_v`` bounds the compactness of view ``v``'s nodes with the other view's normalised
-    encoder outputs as the backward weights (not detached). The adjacency boxes are computed once
-    per graph in :meth:`setup` from the views' drop probabilities: given as ``drop_probs``, or read
-    from ``augment`` (the pipeline's two view augmentations; :func:`add_pot` wires this).
+    encoder outputs as the backward weights (not detached). The adjacency boxes come from the
+    views' drop probabilities: given as ``drop_probs`` (computed in :meth:`setup`), or read
+    from the augmentations that drew the step's views (``step.augment``), computed when first
+    seen and again whenever the module's augmentations change.
 
     Args:
         kappa: weight of the POT term in the convex combination, in [0, 1] (default: 0.5).
-        augment: the two views' augmentations, inspected in :meth:`setup` (default: none).
+        augment: the two views' augmentations to bound instead of the step's own (default:
+            none, the step's).
         drop_probs: the two views' drop rates (floats) or ``[E]`` per-edge probabilities,
             instead of ``augment`` (default: none).
         pot_batch: run POT on a chunk of this many nodes of an epoch-wise node permutation
@@ -477,7 +479,7 @@ class POT(Regularizer):
         >>> data = synthetic(num_nodes=40, num_features=8, num_classes=2, seed=0)
         >>> views = (DropEdge(0.2), DropEdge(0.4))
         >>> pipe = Pipeline(GCNEncoder(8, 8, activation="relu"), InfoNCE(tau=0.5), augment=views,
-        ...                 regularizers=[POT(kappa=0.4, augment=views)], device="cpu",
+        ...                 regularizers=[POT(kappa=0.4)], device="cpu",
         ...                 progress=False)
         >>> _ = pipe.fit(data, epochs=2)
         >>> "pot" in pipe.history.epochs[-1]
@@ -491,9 +493,6 @@ class POT(Regularizer):
         if not 0.0 <= float(kappa) <= 1.0:
             raise ValueError(f"POT: kappa must be in [0, 1], got {kappa}")
         self.kappa = float(kappa)
-        if augment is None and drop_probs is None:
-            raise ValueError("POT needs the views' drop scheme: pass augment=(view1, view2) (the "
-                             "pipeline's augmentations) or drop_probs=(p1, p2)")
         for name, pair in (("augment", augment), ("drop_probs", drop_probs)):
             if pair is not None and (not isinstance(pair, (list, tuple)) or len(pair) != 2):
                 raise ValueError(f"POT: {name} must be a pair (view 1, view 2), got {pair!r}")
@@ -507,37 +506,61 @@ class POT(Regularizer):
         self.pot_batch = pot_batch
         self.sound = bool(sound)
         self.boxes: tuple[AdjacencyBox, AdjacencyBox] | None = None
+        self._boxes_of: tuple | None = None  # the augmentations the boxes were computed for
+        self._data = None
         self._clean: Tensor | None = None
         self._warned = False
 
     def setup(self, data) -> None:
-        """Compute the two views' adjacency boxes (and the clean normalised adjacency) once."""
+        """Keep the graph's clean normalised adjacency (and the boxes, for ``drop_probs``)."""
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
         n = data.num_nodes
-        probs = []
-        for v in range(2):
-            if self.drop_probs is not None:
-                p = self.drop_probs[v]
-                p = p.to(data.edge_index.device) if isinstance(p, Tensor) else float(p)
-            else:
-                p, masked = find_edge_drop_probs(self.augment[v], data)
-                if masked and not self._warned:
-                    warnings.warn("POT ignores feature masking: its bound keeps the clean features "
-                                  "fixed (as the reference code, which trains without masks)",
-                                  stacklevel=2)
-                    self._warned = True
-            probs.append(p)
         dtype = data.x.dtype
+        self._data = data
         # sparse features (bag-of-words) make the extra X W1 of the bound a sparse product
         density = float((data.x != 0).sum()) / max(data.x.numel(), 1)
         self._x_sparse = (data.x.to_sparse().coalesce()
                           if density <= SPARSE_FEATURE_DENSITY else None)
+        index, weight = gcn_norm(data.edge_index, None, n, add_self_loops=True, dtype=dtype)
+        self._clean = _sparse(torch.stack([index[1], index[0]]), weight, n)
+        self.boxes, self._boxes_of = None, None
+        if self.drop_probs is not None:
+            probs = [p.to(data.edge_index.device) if isinstance(p, Tensor) else float(p)
+                     for p in self.drop_probs]
+            self._make_boxes(data, probs, ("drop_probs",))
+
+    def _make_boxes(self, data, probs, key) -> None:
+        n, dtype = data.num_nodes, data.x.dtype
         boxes = [adjacency_box(data.edge_index, n, p) for p in probs]
         self.boxes = tuple(AdjacencyBox(b.index, b.lower.to(dtype), b.upper.to(dtype), n)
                            for b in boxes)
-        index, weight = gcn_norm(data.edge_index, None, n, add_self_loops=True, dtype=dtype)
-        self._clean = _sparse(torch.stack([index[1], index[0]]), weight, n)
+        self._boxes_of = key
+
+    def _ensure_boxes(self, step: Step) -> None:
+        """The boxes of the views' augmentations (``augment``, else the step's), recomputed
+        when those augmentations change."""
+        if self.drop_probs is not None:
+            return
+        pair = self.augment or step.augment
+        if pair is None or len(pair) != 2:
+            raise ValueError("POT needs the views' drop scheme: train it inside a two-view "
+                             "module (gcl.Pipeline), or pass augment=(view1, view2) or "
+                             "drop_probs=(p1, p2)")
+        key = (id(pair[0]), id(pair[1]))
+        if self.boxes is not None and self._boxes_of == key:
+            return
+        data = self._data if self._data is not None else step.data
+        probs = []
+        for aug in pair:
+            p, masked = find_edge_drop_probs(aug, data)
+            if masked and not self._warned:
+                warnings.warn("POT ignores feature masking: its bound keeps the clean features "
+                              "fixed (as the reference code, which trains without masks)",
+                              stacklevel=3)
+                self._warned = True
+            probs.append(p)
+        self._make_boxes(data, probs, key)
 
     def _nodes(self, step: Step, n_all: int, device) -> Tensor | None:
         nodes = step.nodes
@@ -555,8 +578,9 @@ class POT(Regularizer):
         """The two views' ``[n]`` compactness scores for this step."""
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
-        if self.boxes is None:
+        if self._clean is None:
             raise RuntimeError("POT.setup(data) must run before training (gcl.Pipeline does it)")
+        self._ensure_boxes(step)
         encoder = step.encoder
         _check_encoder(encoder)
         a = _activation_slope(encoder)
@@ -613,10 +637,11 @@ class POT(Regularizer):
 
 def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
             sound: bool = False) -> POT:
-    """Add POT to a built pipeline whose encoder is a 2-layer GCN and whose views drop edges.
+    """Add POT to a built two-view pipeline whose encoder is a 2-layer GCN and whose views drop
+    edges.
 
-    The regularizer reads the drop probabilities from the pipeline's two augmentations when
-    training starts.
+    The regularizer reads the drop probabilities from the augmentations that drew each step's
+    views, so an augmentation swapped in later is the one bounded.
 
     Args:
         pipeline: a :class:`gcl.Pipeline` (GRACE, GCA, CSGCL, ... recipes).
@@ -628,7 +653,8 @@ def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
         POT: the added regularizer.
 
     Raises:
-        ValueError: for an unsupported encoder or activation.
+        ValueError: for a module that is not a two-view pipeline (e.g. PamC's autoencoder or
+            MEOW's meta-path encoder), or an unsupported encoder or activation.
 
     Example:
         >>> from gcl.methods.grace import grace
@@ -636,9 +662,16 @@ def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
         >>> add_pot(pipe, kappa=0.4)
         POT(kappa=0.4, pot_batch=None, sound=False)
     """
+    from ..pipeline import Pipeline
+
+    if not isinstance(pipeline, Pipeline):
+        encoder = getattr(pipeline, "encoder", None)
+        raise ValueError(
+            f"POT bounds a 2-layer GCN encoder under edge-dropping views, but this method trains "
+            f"a {type(pipeline).__name__} with a {type(encoder).__name__} encoder, which is not "
+            "a GCN on two augmented views; use POT with grace, gca, csgcl or gcn-pamc")
     _check_encoder(pipeline.encoder)
-    reg = POT(kappa, augment=(pipeline.augment1, pipeline.augment2), pot_batch=pot_batch,
-              sound=sound)
+    reg = POT(kappa, pot_batch=pot_batch, sound=sound)
     reg.to(pipeline.device)
     pipeline.regularizers.append(reg)
     return reg

@@ -1,0 +1,23 @@
+"""Training modules beyond the two-view :class:`gcl.Pipeline`, all trained by the one loop.
+
+* :class:`MetaPathModule` — coarse and fine views of a meta-path graph (MEOW, AdaMEOW).
+* :class:`DeepClusteringModule` — a graph-free encoder with a clustering objective whose
+  centroids start from k-means on a pretrained autoencoder (SDCN-style PamC).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MetaPathModule", "DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder"]
+
+
+def __getattr__(name: str):
+    # numpy, scipy and scikit-learn are imported on first use only
+    if name == "MetaPathModule":
+        from .metapath import MetaPathModule
+
+        return MetaPathModule
+    if name in ("DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder"):
+        from . import clustering
+
+        return getattr(clustering, name)
+    raise AttributeError(f"module 'gcl.modules' has no attribute {name!r}")

@@ -1,0 +1,262 @@
+"""One training loop for every method: the same numbers as the code before it, every registered
+method through it, parts mixed across former boundaries, exact resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import gcl.methods.runner as runner
+from gcl import seed_everything
+from gcl.cli import main
+from gcl.data import synthetic, synthetic_metapath_graph
+from gcl.methods import available_methods, get_method, load_config
+from gcl.methods.runner import default_fit, load_method_data, protocol_callbacks
+from gcl.training import Trainer
+
+REPO = Path(__file__).resolve().parents[1]
+BASELINE = json.loads((Path(__file__).parent / "fixtures" / "loop_baseline.json").read_text())
+
+
+@pytest.fixture
+def one_thread():
+    """The losses were recorded on one torch thread: sums add up alike only then."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _case_id(case):
+    return f"{case['method']}-{case['dataset']}"
+
+
+def _slow_if_long(case):
+    long = case["method"] in ("meow", "adameow", "pamc", "pamc-nodepair") or \
+        case["dataset"] == "cora"
+    return pytest.param(case, id=_case_id(case), marks=[pytest.mark.slow] if long else [])
+
+
+@pytest.mark.parametrize("case", [_slow_if_long(c) for c in BASELINE["cases"]])
+def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, require_dataset):
+    """Every family of methods (two-view, meta-path, deep clustering) gives, epoch by epoch, the
+    losses and logged parts recorded at 45384ac by tests/fixtures/record_loop_baseline.py."""
+    method, dataset = case["method"], case["dataset"]
+    if dataset != "synthetic":
+        require_dataset(dataset)
+    spec = get_method(method)
+    config = load_config(method, dataset, overrides=case["overrides"])
+    seed_everything(BASELINE["seed"])
+    data = load_method_data(dataset, config, seed=BASELINE["seed"])
+    module = spec.build({**config, "device": "cpu", "progress": False}, data)
+    history = default_fit(module, data, config, protocol_callbacks(method, config, data))
+    got = [{k: v for k, v in e.items() if k != "time_s"} for e in history.epochs]
+    assert got == case["epochs"]
+
+
+TINY = {"epochs": 3, "hidden": 8, "proj_hidden": 8, "proj_dim": 8, "z_dim": 4,
+        "num_clusters": None, "kmeans_nredo": 1, "kmeans_n_init": 1, "pretrain_epochs": 1,
+        "nei_max": 5, "adj_mask": 0.2, "probe_epochs": 10, "eval_heads": 1, "eval_steps": 5,
+        "cluster_fits": 1, "t0": 1}
+
+
+def _tiny_overrides(method: str) -> dict:
+    spec = get_method(method)
+    out = {k: v for k, v in TINY.items() if k in spec.accepted_keys()}
+    if "hidden" in out and method.startswith("pamc"):
+        out["hidden"] = [8, 8, 16]
+    if method == "meow":
+        out["num_clusters"] = [2, 3]
+    return out
+
+
+def _tiny_data(kind):
+    def load(dataset, config, *, root=None, seed=0):
+        if kind == "metapath":
+            return synthetic_metapath_graph(num_nodes=40, seed=seed, split_sizes=(2,))
+        return synthetic(num_nodes=60, num_features=12, num_classes=3, seed=seed)
+    return load
+
+
+@pytest.mark.parametrize("method", available_methods())
+def test_every_registered_method_trains_through_the_one_loop(method, monkeypatch):
+    spec = get_method(method)
+    monkeypatch.setattr(runner, "load_method_data", _tiny_data(spec.kind))
+    seen = []
+    original = Trainer.fit
+
+    def spy(self, module, data):
+        seen.append(type(module).__name__)
+        return original(self, module, data)
+
+    monkeypatch.setattr(Trainer, "fit", spy)
+    record = runner.run(method, "synthetic", overrides=_tiny_overrides(method), runs=2,
+                        device="cpu", log=None)
+    assert len(seen) == 2  # one fit of the one loop per run
+    assert all(len(r["loss"]) == 3 for r in record["runs"])
+    assert record["metrics"]
+
+
+def test_unknown_config_keys_are_refused_with_the_accepted_ones():
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['tua'\].*did you mean 'tau'"):
+        load_config("grace", "cora", overrides={"tua": 0.5})
+    with pytest.raises(ValueError, match=r"accepted keys: \[.*'pretrain_epochs'"):
+        load_config("pamc", "sdcn-cite", overrides={"negatives_": "meta_node"})
+    # every shipped file holds only keys its method reads, and no recipe default twice
+    import yaml
+
+    for method in available_methods():
+        spec = get_method(method)
+        shipped = yaml.safe_load(spec.config_file.read_text())
+        assert not set(shipped.get("defaults") or {}) & set(spec.defaults()), method
+        for section in (shipped.get("datasets") or {}).values():
+            spec.check_keys(section or {}, str(spec.config_file))
+
+
+def test_pot_on_a_method_without_a_gcn_is_one_clear_error(capsys):
+    code = main(["train", "--method", "pamc", "--dataset", "synthetic", "--pot", "--epochs", "1",
+                 "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "POT bounds a 2-layer GCN encoder" in err[0] and "DeepClusteringModule" in err[0]
+
+
+def test_part_swapped_in_after_construction_moves_with_fit_and_pot_bounds_the_new_view():
+    """A part assigned after the module was built is moved to the device when fit starts, and
+    POT bounds the augmentation the views are drawn with, not the one of the moment it was
+    added."""
+    from gcl.augment import DropEdge
+    from gcl.methods import grace
+    from gcl.objectives import POT, PamCObjective, add_pot
+
+    class Recorder(PamCObjective):
+        moved = 0
+
+        def _apply(self, fn, recurse=True):
+            Recorder.moved += 1
+            return super()._apply(fn, recurse)
+
+    data = synthetic(num_nodes=60, num_features=12, num_classes=3, seed=0)
+    pipe = grace(12, hidden=8, proj_hidden=8, activation="relu", device="cpu", progress=False)
+    pot = add_pot(pipe, kappa=0.3)
+    old_view = pipe.augment1
+    pipe.objective = Recorder(3, 8)  # swapped in after construction
+    pipe.augment1 = DropEdge(0.9)    # after POT was added
+    pipe.fit(data, epochs=1)
+    assert Recorder.moved >= 1
+
+    def boxes(view1):
+        pot_ = POT(0.3, augment=(view1, pipe.augment2))
+        pot_.setup(data)
+        pot_._ensure_boxes(None)
+        return pot_.boxes[0]
+
+    new, old = boxes(pipe.augment1), boxes(old_view)
+    assert torch.equal(pot.boxes[0].upper, new.upper) and torch.equal(pot.boxes[0].lower, new.lower)
+    assert not torch.equal(new.upper, old.upper)  # the two views' boxes differ
+
+
+# -- SIGKILL and resume ---------------------------------------------------------------------------
+WRAPPER = """
+import sys, time
+import torch
+torch.set_num_threads(1)
+import gcl.methods.runner as runner
+from gcl.data import synthetic, synthetic_metapath_graph
+from gcl.training import loop
+
+def small(dataset, config, *, root=None, seed=0):
+    if dataset == "synthetic-hetero":
+        return synthetic_metapath_graph(num_nodes=60, seed=seed)
+    return synthetic(num_nodes=120, num_features=16, num_classes=3, seed=seed)
+
+runner.load_method_data = small
+pause = float(sys.argv[1])
+original = loop.Trainer._step
+
+def step(self, module, batch, epoch, last):
+    if epoch > 5:
+        time.sleep(pause)
+    return original(self, module, batch, epoch, last)
+
+loop.Trainer._step = step
+from gcl.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+KILL_ARGS = {
+    "meow": ["--set", "hidden=8", "--set", "proj_dim=8", "--set", "nei_max=5", "--set",
+             "num_clusters=[2, 3]", "--set", "kmeans_nredo=1", "--set", "patience=1000",
+             "--set", "eval_heads=1", "--set", "eval_steps=5", "--set", "cluster_fits=1"],
+    "adameow": ["--set", "hidden=8", "--set", "proj_dim=8", "--set", "nei_max=5",
+                "--set", "eval_heads=1", "--set", "eval_steps=5", "--set", "cluster_fits=1"],
+    "pamc": ["--set", "hidden=[16, 16, 32]", "--set", "z_dim=4", "--set", "pretrain_epochs=2",
+             "--set", "kmeans_n_init=2", "--set", "order=2"],
+}
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            _, err = proc.communicate()
+            raise AssertionError(f"training exited early ({proc.returncode}): {err.decode()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"no checkpoint at {path} after {timeout} s")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
+@pytest.mark.parametrize("method", ["meow", "adameow", "pamc"])
+def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path, monkeypatch):
+    dataset = "synthetic-hetero" if get_method(method).kind == "metapath" else "synthetic"
+    args = ["train", "--method", method, "--dataset", dataset, "--epochs", "20", "--device",
+            "cpu", "--seed", "2", "--quiet", "--checkpoint-every", "5", *KILL_ARGS[method]]
+    ckpt_dir = tmp_path / "ckpt"
+    script = tmp_path / "train.py"
+    script.write_text(WRAPPER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, str(script), "1.0", *args, "--checkpoint-dir",
+                             str(ckpt_dir), "--out", str(tmp_path / "killed.json")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ckpt = ckpt_dir / "seed-2" / "last.pt"
+    try:
+        _wait_for(ckpt, proc)
+        time.sleep(1.5)
+        assert proc.poll() is None, "training finished before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    saved = torch.load(ckpt, weights_only=True)
+    assert 5 <= saved["epoch"] < 20 and not saved["stopped"]
+
+    wrapper = {}
+    exec(compile(WRAPPER.split("pause =")[0], "wrapper", "exec"), wrapper)
+    monkeypatch.setattr(runner, "load_method_data", wrapper["small"])
+    torch.set_num_threads(1)
+    assert main([*args, "--out", str(tmp_path / "ref.json"),
+                 "--save-emb", str(tmp_path / "ref.pt")]) == 0
+    assert main([*args, "--checkpoint-dir", str(ckpt_dir), "--resume",
+                 "--out", str(tmp_path / "resumed.json"),
+                 "--save-emb", str(tmp_path / "resumed.pt")]) == 0
+    ref = torch.load(tmp_path / "ref.pt", weights_only=True)["embeddings"]
+    resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["embeddings"]
+    assert torch.equal(ref, resumed)
+    ref_rec = json.loads((tmp_path / "ref.json").read_text())
+    res_rec = json.loads((tmp_path / "resumed.json").read_text())
+    assert res_rec["runs"][0]["loss"] == ref_rec["runs"][0]["loss"]
+    assert res_rec["runs"][0]["evals"] == ref_rec["runs"][0]["evals"]
+    assert res_rec["runs"][0]["meta"]["resumes"][-1]["epoch"] == saved["epoch"]
