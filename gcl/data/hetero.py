@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from .._files import path_in, read_cache
 from .._utils import atomic_target
 from .safe import CorruptFileError, safe_load_npy, safe_load_sparse, safe_loadtxt
 
@@ -107,6 +108,11 @@ class MetaPathGraph:
     x_paths: list | None = None
 
     def __post_init__(self):
+        if not isinstance(self.x_dict, dict) or self.target not in self.x_dict:
+            have = sorted(self.x_dict) if isinstance(self.x_dict, dict) else type(self.x_dict)
+            raise ValueError(f"MetaPathGraph {self.name!r}: the target type {self.target!r} has "
+                             f"no features in x_dict (types: {have}); add x_dict[{self.target!r}] "
+                             "or name one of those types as the target")
         n = self.x_dict[self.target].shape[0]
         if self.x_paths is not None:
             if len(self.x_paths) != len(self.metapaths):
@@ -272,9 +278,12 @@ def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None =
     cache = Path(cache) if cache is not None else cache_dir() / "hetero" / "dblp-derived"
     names = ("apcpa", "aptpa", "nei_apcp", "nei_aptp")
     tag = "-".join((shas.get(f) or "x")[:8] for f in ("pa.txt", "pc.txt", "pt.txt"))
-    paths = {n: cache / f"{n}-{tag}.npz" for n in names}
-    if all(p.is_file() for p in paths.values()) and shas:
-        return {n: safe_load_sparse(p) for n, p in paths.items()}
+    paths = {n: path_in(cache, f"{n}-{tag}.npz") for n in names}
+    if shas:
+        stored = {n: read_cache(p, safe_load_sparse, what="DBLP derived matrix")
+                  for n, p in paths.items()}
+        if all(m is not None for m in stored.values()) and _derived_consistent(stored, paths):
+            return stored
     pa = safe_loadtxt(folder / "pa.txt", expected_sha256=shas.get("pa.txt"))
     pc = safe_loadtxt(folder / "pc.txt", expected_sha256=shas.get("pc.txt"))
     pt = safe_loadtxt(folder / "pt.txt", expected_sha256=shas.get("pt.txt"))
@@ -296,6 +305,25 @@ def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None =
             with atomic_target(paths[n]) as tmp:  # a name of its own: runs may derive at once
                 sp.save_npz(tmp, m)
     return out
+
+
+def _derived_consistent(stored: dict, paths: dict) -> bool:
+    """Cached DBLP matrices agree on their sizes (else: warn, remove them, rebuild)."""
+    k = stored["apcpa"].shape[0]
+    ok = (stored["apcpa"].shape == stored["aptpa"].shape == (k, k)
+          and stored["nei_apcp"].shape == stored["nei_aptp"].shape
+          and stored["nei_apcp"].shape[0] == k)
+    if not ok:
+        import warnings
+
+        from .._files import CacheRebuildWarning
+
+        warnings.warn(f"the DBLP derived matrix caches {sorted(str(p) for p in paths.values())} "
+                      "disagree on their shapes; removing them and rebuilding them from the raw "
+                      "data", CacheRebuildWarning, stacklevel=3)
+        for p in paths.values():
+            p.unlink(missing_ok=True)
+    return ok
 
 
 def _read_matrix(folder: Path, stem: str, shas: dict, derived: dict) -> sp.csr_matrix:
@@ -369,7 +397,10 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
     labels = safe_load_npy(folder / "labels.npy").astype(np.int64).reshape(-1)
     if layout.get("labels_one_based"):
         labels = labels - 1
-    n = labels.shape[0]
+    n = int((entry.get("stats") or {}).get("num_nodes") or labels.shape[0])
+    if labels.shape[0] != n:
+        raise CorruptFileError(f"{folder / 'labels.npy'}: {labels.shape[0]} labels, expected one "
+                               f"per {layout['target']!r} node ({n}); restore the file")
 
     x_dict: dict = {}
     for t, src in layout["features"].items():
@@ -384,6 +415,9 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
             x_dict[t] = torch.from_numpy(safe_load_npy(folder / src[1])).float()
         else:
             x_dict[t] = None  # one-hot, size fixed below
+        if t == layout["target"] and x_dict[t] is not None and x_dict[t].shape[0] != n:
+            raise CorruptFileError(f"{folder / src[1]}: {x_dict[t].shape[0]} feature rows, "
+                                   f"expected one per {t!r} node ({n}); restore the file")
     derived: dict = {}
     if layout_name == "dblp" and not heco:
         derived = dblp_derived(folder, shas=shas)
@@ -396,7 +430,10 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
     for mp, ctx in layout["metapaths"].items():
         m = _read_matrix(folder, mp, shas, derived)
         if m.shape != (n, n):
-            raise CorruptFileError(f"{folder / (mp + '.npz')}: shape {m.shape}, expected {(n, n)}")
+            where = (f"the {mp} matrix derived from {folder / 'pa.txt'}, pc.txt and pt.txt"
+                     if mp in derived else str(folder / (mp + ".npz")))
+            raise CorruptFileError(f"{where}: shape {m.shape}, expected {(n, n)} (one row and "
+                                   f"column per {layout['target']!r} node); restore the file")
         if heco:
             m = _binary(m)
         adjs.append(scipy_to_torch(m))
@@ -420,8 +457,7 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
 
     splits = {}
     for size in (20, 40, 60):
-        splits[size] = tuple(torch.from_numpy(safe_load_npy(folder / f"{part}_{size}.npy")
-                                              .astype(np.int64).reshape(-1))
+        splits[size] = tuple(_read_split(folder / f"{part}_{size}.npy", n)
                              for part in ("train", "val", "test"))
     info = {"format": "heco" if heco else "meow", "folder": str(folder),
             "derived": sorted(derived),
@@ -429,6 +465,14 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
                        for t, src in layout["features"].items()}}
     return MetaPathGraph(canonical, layout["target"], x_dict, list(layout["metapaths"]), adjs,
                          contexts, torch.from_numpy(labels), splits, info)
+
+
+def _read_split(path: Path, n: int) -> Tensor:
+    idx = safe_load_npy(path).astype(np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise CorruptFileError(f"{path}: node index {int(idx.max() if idx.max() >= n else idx.min())}"
+                               f" outside [0, {n - 1}]; restore the file")
+    return torch.from_numpy(idx)
 
 
 def _heco_incidence(folder: Path, layout_name: str, stem: str, n: int, shas: dict,
@@ -455,14 +499,18 @@ def _heco_incidence(folder: Path, layout_name: str, stem: str, n: int, shas: dic
 
 def _edge_matrix(data, src: str, dst: str) -> sp.csr_matrix:
     n_src, n_dst = data[src].num_nodes, data[dst].num_nodes
-    for (s, _rel, d), store in data.edge_items():
-        if s == src and d == dst:
-            ei = store.edge_index.cpu().numpy()
-            return _incidence(ei[0], ei[1], (n_src, n_dst))
-    for (s, _rel, d), store in data.edge_items():
-        if s == dst and d == src:
-            ei = store.edge_index.cpu().numpy()
-            return _incidence(ei[1], ei[0], (n_src, n_dst))
+    for flip in (False, True):
+        for (s, rel, d), store in data.edge_items():
+            if (s, d) != ((dst, src) if flip else (src, dst)):
+                continue
+            ei = store.edge_index
+            if ei.numel() == 0:
+                raise ValueError(f"HeteroData edge type {(s, rel, d)!r} has no edges, so every "
+                                 "meta-path through it connects no nodes; add its edges or drop "
+                                 "those meta-paths")
+            ei = ei.cpu().numpy()
+            rows, cols = (ei[1], ei[0]) if flip else (ei[0], ei[1])
+            return _incidence(rows, cols, (n_src, n_dst))
     raise ValueError(f"HeteroData has no edge type between {src!r} and {dst!r}; add one "
                      f"(either direction) or change the meta-path")
 
@@ -527,6 +575,15 @@ def from_hetero_data(data, metapaths: list, *, target: str | None = None,
     x_dict = {}
     for t in types | {target}:
         x = getattr(data[t], "x", None)
+        if x is not None:
+            values = x.coalesce().values() if x.is_sparse else x
+            finite = torch.isfinite(values)
+            if not bool(finite.all()):
+                rows = (~finite).reshape(finite.shape[0], -1).any(1).nonzero().flatten() \
+                    if not x.is_sparse else torch.tensor([])
+                first = f" (first: node {int(rows[0])})" if rows.numel() else ""
+                raise ValueError(f"HeteroData[{t!r}].x holds NaN or infinite values{first}; "
+                                 "impute or drop them before building the meta-path graph")
         x_dict[t] = x.float() if x is not None else _onehot(data[t].num_nodes)
     y = getattr(data[target], "y", None)
     return MetaPathGraph(name, target, x_dict, names, adjs, contexts,
