@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import excerpt
+from .._yaml import check_config_types, parse_yaml_value, read_config_file, shipped_values
+
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
            "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS"]
 
@@ -25,6 +28,9 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: ``monitor_every`` / ``monitor_probe_epochs`` probe the embeddings every K epochs during training
 #: (``gcl train --eval-every K``, see ``default_fit``).
 GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs")
+#: the kind of value each generic key takes (checked with gcl._yaml.check_config_types)
+_GENERIC_KINDS = {"pot": False, "kappa": 0.5, "pot_sound": False, "monitor_every": 0,
+                  "monitor_probe_epochs": 0}
 _REGISTRY: dict[str, Method] = {}
 
 
@@ -138,20 +144,7 @@ def recipe_kwargs(recipe: Callable, config: dict) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        with open(path) as fh:
-            content = yaml.safe_load(fh)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"config file not found: {path}") from err
-    except yaml.YAMLError as err:
-        raise ValueError(f"config file {path} is not valid YAML: {err}") from err
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise ValueError(f"config file {path} must hold a mapping of keys to values")
-    return content
+    return read_config_file(path)  # bounded: size, depth, YAML aliases; folders, binary files
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -170,19 +163,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         >>> parse_override("drop_edge=[0.3, 0.2]")
         ('drop_edge', [0.3, 0.2])
     """
-    import yaml
-
     if "=" not in text:
-        raise ValueError(f"override {text!r} must look like key=value")
+        raise ValueError(f"override {excerpt(text)} must look like key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ValueError(f"override {text!r} has an empty key")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ValueError(f"override {text!r}: cannot parse the value: {err}") from err
-    return key, value
+        raise ValueError(f"override {excerpt(text)} has an empty key")
+    return key, parse_yaml_value(raw, f"override {excerpt(text)}")
 
 
 def load_config(method: str, dataset: str, path: str | Path | None = None,
@@ -221,9 +208,10 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
         unknown = sorted(set(layer) - known)
         if unknown:
             raise ValueError(
-                f"unknown config key(s) {unknown} in {source} for method {spec.name!r}; "
-                f"known keys: {sorted(known)}"
+                f"unknown config key(s) {excerpt(unknown)} in {source} for method "
+                f"{spec.name!r}; known keys: {sorted(known)}"
             )
+        check_config_types(layer, {**_GENERIC_KINDS, **shipped_values(shipped)}, source)
         config.update(layer)
 
     if path is not None:
