@@ -45,6 +45,13 @@ GRAPH_CACHE_FORMAT = 1
 def expected_files(entry: dict, base: Path) -> list[tuple[Path, str | None, int | None]]:
     """``(path, sha256, size)`` of each catalog file of ``entry`` under ``base``.
 
+    Args:
+        entry: a catalog entry.
+        base: the folder holding the entry's files.
+
+    Returns:
+        list: ``(path, expected sha256 or None, expected size or None)`` triples.
+
     Example:
         >>> from gcl.data import dataset_entry
         >>> expected_files(dataset_entry("cora"), Path("/d"))[0][0].as_posix()
@@ -66,6 +73,17 @@ def build_graph(entry: dict, pyg_root: Path, *, allow_download: bool,
     Returns:
         tuple: ``(data, fixed)``, ``fixed`` holding the dataset's own split masks (Planetoid,
         WikiCS, OGB), else empty.
+
+    Example:
+        >>> import tempfile
+        >>> from gcl.data import dataset_entry
+        >>> from gcl.data.fake_ogb import make_fake_ogb
+        >>> root = Path(tempfile.mkdtemp())
+        >>> _ = make_fake_ogb(root, "ogbn-arxiv", num_nodes=60, num_features=4, num_classes=3)
+        >>> data, fixed = build_graph(dataset_entry("ogbn-arxiv"), root, allow_download=False,
+        ...                           to_undirected=True)
+        >>> data.num_nodes, sorted(fixed), sorted(p.name for p in (root / "graph").iterdir())
+        (60, ['test_mask', 'train_mask', 'val_mask'], ['as-read-v1.pt'])
     """
     kind, name = entry["kind"], entry["name"]
     pyg_root.mkdir(parents=True, exist_ok=True)
