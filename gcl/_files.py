@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -36,7 +37,7 @@ __all__ = ["DiskFullError", "CacheRebuildWarning", "safe_name", "path_in", "chec
 T = TypeVar("T")
 
 #: longest file-name component :func:`safe_name` returns
-MAX_NAME = 100
+MAX_NAME = 200
 #: below this many free bytes a failed write is taken for a full disk
 LOW_SPACE = 1 << 20
 #: temporary files of another host, or of the old naming, are removed once this old (seconds)
@@ -138,12 +139,12 @@ def safe_name(text: Any, max_len: int = MAX_NAME) -> str:
 
     Anything but ASCII letters, digits, ``.``, ``_`` and ``-`` becomes ``-`` (so ``/``, ``\\``,
     NUL and spaces cannot make a path), leading and trailing dots and dashes go (no ``..``, no
-    hidden files), and the result is at most ``max_len`` characters; an empty result is
-    ``"unnamed"``.
+    hidden files), and the result is at most ``max_len`` characters (a longer one keeps its start
+    and a hash of the whole); an empty result is ``"unnamed"``.
 
     Args:
         text: a name (converted with ``str``).
-        max_len: the most characters kept (default: 100).
+        max_len: the most characters kept (default: 200).
 
     Returns:
         str: the sanitised name.
@@ -154,7 +155,10 @@ def safe_name(text: Any, max_len: int = MAX_NAME) -> str:
     """
     s = unicodedata.normalize("NFKC", str(text))
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", s)
-    s = re.sub(r"-{2,}", "-", s).strip(".-")[:max_len].strip(".-")
+    s = re.sub(r"-{2,}", "-", s).strip(".-")
+    if len(s) > max_len:  # keep names that differ only at the end apart
+        digest = hashlib.sha256(s.encode()).hexdigest()[:16]
+        s = f"{s[:max_len - 17].strip('.-')}-{digest}"
     return s or "unnamed"
 
 
@@ -423,13 +427,15 @@ def _check_tensor_tree(obj: Any, path: Path, where: str, depth: int) -> None:
     raise ValueError(f"{path}: {where} is a {type(obj).__name__}, not a tensor")
 
 
-def load_tensor_file(path: str | os.PathLike, *, depth: int = 2) -> dict:
+def load_tensor_file(path: str | os.PathLike, *, depth: int = 2, like: dict | None = None) -> dict:
     """Read a file of tensors written with ``torch.save`` (``weights_only=True``: nothing in it
     can run), checking that it is a mapping of names to tensors (nested ``depth`` deep).
 
     Args:
         path: the file.
         depth: how deep dictionaries may nest (default: 2).
+        like: a mapping of tensors (e.g. a model's ``state_dict()``): the file's tensors of the
+            same names must have their shapes (default: no check).
 
     Returns:
         dict: the mapping, on the CPU.
@@ -452,4 +458,8 @@ def load_tensor_file(path: str | os.PathLike, *, depth: int = 2) -> dict:
     if not isinstance(obj, dict):
         raise ValueError(f"{path} holds a {type(obj).__name__}, not a mapping of tensors")
     _check_tensor_tree(obj, path, "the file", depth)
+    for key, ref in (like or {}).items():
+        if key in obj and tuple(obj[key].shape) != tuple(ref.shape):
+            raise ValueError(f"{path}: {key} has shape {tuple(obj[key].shape)}, expected "
+                             f"{tuple(ref.shape)}")
     return obj

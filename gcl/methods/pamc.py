@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._files import load_tensor_file, path_in, read_cache
 from .._utils import atomic_target, check_choice, check_positive, resolve_device
 from ..objectives.pamc import (
     NEGATIVES,
@@ -246,9 +247,11 @@ class PamCTrainer:
                 self.model.z_layer.out_features]
         key = f"{name}-{_fingerprint(x)}-{'x'.join(map(str, dims))}-e{p['epochs']}" \
               f"-b{p['batch_size']}-lr{p['lr']}-s{p['seed']}"
-        path = cache_dir() / "pamc-pretrain" / f"{key}.pt"
-        if path.is_file():
-            return torch.load(path, map_location="cpu", weights_only=True)
+        path = path_in(cache_dir() / "pamc-pretrain", f"{key}.pt")
+        state = read_cache(path, lambda f: load_tensor_file(f, like=self.model.state_dict()),
+                           what="PamC pretrained autoencoder")
+        if state is not None:
+            return state
         pretrain_autoencoder(self.model, x, epochs=p["epochs"], batch_size=p["batch_size"],
                              lr=p["lr"], seed=p["seed"])
         state = {k: v.detach().cpu() for k, v in self.model.autoencoder_state().items()}
