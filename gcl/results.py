@@ -175,9 +175,10 @@ def write_json(obj: Any, path: str | os.PathLike) -> Path:
         True
     """
     path = Path(path)
-    with atomic_target(path) as tmp, open(tmp, "w") as fh:
-        json.dump(obj, fh, indent=2, sort_keys=False, default=_json_default)
-        fh.write("\n")
+    text = json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n"
+    data = text.encode("utf-8")
+    with atomic_target(path, size_hint=len(data)) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

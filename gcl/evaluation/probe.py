@@ -174,9 +174,8 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     train = _split_indices(train_mask, n, "train_mask")
     test = _split_indices(test_mask, n, "test_mask")
     val = None if val_mask is None else _split_indices(val_mask, n, "val_mask")
-    parts = {"train_mask": train, "test_mask": test}
-    if val is not None:
-        parts["val_mask"] = val
+    parts = {"train_mask": train, "val_mask": val, "test_mask": test}
+    parts = {k: p for k, p in parts.items() if p is not None}
     many = {k: p.num_splits for k, p in parts.items() if p.num_splits > 1}
     if len(set(many.values())) > 1:
         raise ValueError(f"the masks disagree on the number of splits: {many}; give every mask "
