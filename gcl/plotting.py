@@ -81,7 +81,8 @@ def read_embeddings_file(path: str | os.PathLike) -> dict:
 
 
 def _title(record: dict) -> str:
-    return f"{record.get('method', '?').upper()} on {record.get('dataset', '?')}"
+    # the record's text, sanitised: no mathtext ("$"), control characters or huge titles
+    return f"{safe_name(record.get('method', '?')).upper()} on {safe_name(record.get('dataset', '?'))}"
 
 
 def plot_training(record: dict, path: str | os.PathLike) -> Path:
