@@ -94,6 +94,9 @@ def build_graph(entry: dict, pyg_root: Path, *, allow_download: bool,
         stored = _process(entry, pyg_root, allow_download=allow_download,
                           to_undirected=to_undirected)
         _write_graph(cache, *stored)
+    else:  # gcl keeps no processed/ folder: whatever is there was not written by it
+        shutil.rmtree(pyg_root / entry.get("mirror_folder", ".") / "processed",
+                      ignore_errors=True)
     data, fixed = stored
     if kind in ("planetoid", "wikics"):
         fixed = {k: data[k] for k in ("train_mask", "val_mask", "test_mask")}
@@ -264,6 +267,10 @@ def _process_ogb(entry: dict, pyg_root: Path, base: Path, *,
     elif not release.exists():
         # Without it ogb asks "Will you update the dataset now?" on stdin.
         release.write_text("written by gcl: raw files linked from the data root\n")
+    listed = {base / f["path"] for f in entry["files"]}
+    for foreign in base.glob("split/*/split_dict.pt"):  # ogb would torch.load it: not ours
+        if foreign not in listed:
+            foreign.unlink()
     cls = _guarded(cls, entry, base, allow_download=allow_download)
     with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
         # ogb prints its progress to stdout, and warns about its own read-only numpy arrays.
