@@ -129,9 +129,10 @@ def check_record(record: Any, source: str = "the record") -> dict:
     runs = record["runs"]
     if not isinstance(runs, list):
         raise bad("'runs'", f"must be a list, got {excerpt(runs)}")
+    listed = set(seeds)
     for i, run in enumerate(runs):
         if not isinstance(run, dict) or not isinstance(run.get("seed"), int) \
-                or isinstance(run.get("seed"), bool) or run["seed"] not in seeds:
+                or isinstance(run.get("seed"), bool) or run["seed"] not in listed:
             got = run.get("seed") if isinstance(run, dict) else run
             raise bad(f"runs[{i}]", f"needs an integer 'seed' listed in 'seeds' "
                                     f"{excerpt(seeds)}, got {excerpt(got)}")
