@@ -122,17 +122,8 @@ def test_stale_temporary_files_are_cleaned_on_the_next_write(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["truncated", "object array", "wrong shape"])
-def test_unreadable_metapath2vec_cache_is_named_and_rebuilt(tmp_path, damage):
-    import scipy.sparse as sp
-
-    from gcl.data.hetero import MetaPathGraph, scipy_to_torch
-    from gcl.data.metapath2vec import metapath2vec_features
-
-    pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))
-    graph = MetaPathGraph("toy", "p", {"p": torch.eye(6), "a": torch.eye(2)}, ["pap"],
-                          [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
-    params = dict(dim=2, walks_per_node=1, walk_length=3, context_size=2)
-    first = metapath2vec_features(graph, cache=tmp_path, **params)
+def test_unreadable_metapath2vec_cache_is_named_and_rebuilt(tmp_path, toy_m2v, damage):
+    first = toy_m2v(tmp_path)
     (path,) = tmp_path.glob("toy-*.npz")
     if damage == "truncated":
         truncate(path)
@@ -142,21 +133,13 @@ def test_unreadable_metapath2vec_cache_is_named_and_rebuilt(tmp_path, damage):
         with open(path, "wb") as fh:
             np.savez(fh, type_a=np.zeros((2, 2)), **bad)
     with pytest.warns(CacheRebuildWarning, match=f"metapath2vec embedding cache {path}"):
-        again = metapath2vec_features(graph, cache=tmp_path, **params)
+        again = toy_m2v(tmp_path)
     assert torch.equal(again.x_paths[0], first.x_paths[0])
 
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong shape"])
-def test_unreadable_pamc_pretrain_cache_is_named_and_rebuilt(tmp_path, monkeypatch, damage):
-    from gcl.methods.pamc import PamCTrainer
-
-    monkeypatch.setenv("GCL_CACHE", str(tmp_path))
-    x = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
-
-    def state():
-        trainer = PamCTrainer(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
-        return trainer._pretrained_state(x, "toy")
-
+def test_unreadable_pamc_pretrain_cache_is_named_and_rebuilt(tmp_path, pamc_pretrain, damage):
+    state = pamc_pretrain
     first = state()
     (path,) = (tmp_path / "pamc-pretrain").iterdir()
     if damage == "truncated":

@@ -143,39 +143,21 @@ def test_dblp_derived_cache(tmp_path, marker):
     assert (again["apcpa"] != first["apcpa"]).nnz == 0
 
 
-def test_metapath2vec_cache(tmp_path, marker):
-    import scipy.sparse as sp
-
-    from gcl.data.hetero import MetaPathGraph, scipy_to_torch
-    from gcl.data.metapath2vec import metapath2vec_features
-
-    pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))
-    graph = MetaPathGraph("toy", "p", {"p": torch.eye(6), "a": torch.eye(2)}, ["pap"],
-                          [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
-    params = dict(dim=2, walks_per_node=1, walk_length=3, context_size=2)
-    first = metapath2vec_features(graph, cache=tmp_path, **params)
+def test_metapath2vec_cache(tmp_path, marker, toy_m2v):
+    first = toy_m2v(tmp_path)
     (path,) = tmp_path.glob("toy-*.npz")
     plant_npz(path, marker)
     with pytest.warns(CacheRebuildWarning, match=str(path)):
-        again = metapath2vec_features(graph, cache=tmp_path, **params)
+        again = toy_m2v(tmp_path)
     assert torch.equal(again.x_paths[0], first.x_paths[0])  # seeded: rebuilt identically
 
 
-def test_pamc_pretrain_cache(tmp_path, monkeypatch, marker):
-    from gcl.methods.pamc import PamCTrainer
-
-    monkeypatch.setenv("GCL_CACHE", str(tmp_path))
-    x = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
-
-    def state():
-        trainer = PamCTrainer(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
-        return trainer._pretrained_state(x, "toy")
-
-    first = state()
+def test_pamc_pretrain_cache(tmp_path, marker, pamc_pretrain):
+    first = pamc_pretrain()
     (path,) = (tmp_path / "pamc-pretrain").iterdir()
     plant_torch(path, marker)
     with pytest.warns(CacheRebuildWarning, match=str(path)):
-        again = state()
+        again = pamc_pretrain()
     assert all(torch.equal(first[k], again[k]) for k in first)
 
 

@@ -24,13 +24,7 @@ from gcl.objectives import InfoNCE
 from gcl.objectives.meow import MEOWLoss
 from gcl.objectives.pot import POT
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def ring(n=8, both=True):
