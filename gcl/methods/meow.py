@@ -372,7 +372,8 @@ def fit_meow(model: MEOWModel, graph, config: dict) -> History:
         >>> g = MetaPathGraph("toy", "p", {"p": torch.rand(6, 4), "a": torch.eye(2)}, ["pap"],
         ...                   [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
         >>> cfg = load_config("meow", "acm", overrides={"nei_max": 3, "adj_mask": 0.2, "hidden": 8,
-        ...                                             "proj_dim": 8, "epochs": 3})
+        ...                                             "proj_dim": 8, "epochs": 3,
+        ...                                             "num_clusters": [2, 3]})
         >>> cfg = {**cfg, "device": "cpu", "seed": 0}
         >>> history = fit_meow(build_meow(cfg, g), g, cfg)
         >>> history.meta["stopped_epoch"], sorted(history.epochs[0])
