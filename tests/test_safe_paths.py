@@ -72,7 +72,7 @@ def _first_two_columns(z, **kwargs):
     return z[:, :2].numpy(), torch.arange(z.size(0)).numpy()
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(HOSTILE, HOSTILE)
 @example("/../../../elsewhere/x", "$\\frac{")
 @example("..", "../../x\x00")
@@ -115,7 +115,7 @@ def test_plots_and_caches_from_hostile_names_stay_in_their_folders(method, datas
         assert len(files_below(tmp / "m2v")) == 1 and len(files_below(tmp / "cache")) == 1
 
 
-@pytest.mark.parametrize("dataset", ["/../../../synthetic", "../../SYNTHETIC", "syn/the/tic"])
+@pytest.mark.parametrize("dataset", ["/../../../synthetic", "syn/the/tic"])
 def test_train_and_reproduce_write_inside_their_folders(tmp_path, monkeypatch, dataset):
     """The dataset name matches ``synthetic`` after normalisation; its raw text must not steer
     the record, the PNGs, the embeddings, the checkpoints or the reproduction record."""
