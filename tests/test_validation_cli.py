@@ -33,6 +33,12 @@ def record(tmp, name="r.json", drop=(), runs=None, **changes):
     return str(write_json(rec, tmp / name))
 
 
+def second(tmp):
+    """A record of the same run with seeds 2 and 3: it merges with ``record``'s."""
+    return record(tmp, "b.json", seeds=[2, 3], runs=[
+        {"seed": s, "metrics": {"accuracy": 0.6}, "train_s": 1.0, "loss": [2.0]} for s in (2, 3)])
+
+
 def metric_run(value):
     return [{"seed": 0, "metrics": {"accuracy": value}, "train_s": 1.0},
             {"seed": 1, "metrics": {"accuracy": 0.8}, "train_s": 1.0}]
@@ -128,18 +134,18 @@ CASES = [
                                      _tensor_file(t, "e.pt", [torch.ones(2)])],
      "{t}/e.pt holds a list, not the mapping gcl train --save-emb writes"),
     *[(f"merge a record without {key!r}", lambda t, key=key: [
-        "merge", record(t, "a.json", drop=(key,)), record(t, "b.json"), "--out",
+        "merge", record(t, "a.json", drop=(key,)), second(t), "--out",
         str(t / "m.json")], f"'{key}' is missing") for key in
       ("seeds", "runs", "timing", "metrics", "dataset")],
     ("merge a NaN metric", lambda t: ["merge", record(t, "a.json", runs=metric_run(math.nan)),
-                                      record(t, "b.json"), "--out", str(t / "m.json")],
+                                      second(t), "--out", str(t / "m.json")],
      "runs[0] (seed 0).metrics['accuracy'] must be a finite number, got nan"),
     ("merge a string metric", lambda t: ["merge", record(t, "a.json", runs=metric_run("high")),
-                                         record(t, "b.json"), "--out", str(t / "m.json")],
+                                         second(t), "--out", str(t / "m.json")],
      "must be a finite number, got 'high'"),
-    ("merge --out a folder", lambda t: ["merge", record(t, "a.json"), record(t, "b.json"),
+    ("merge --out a folder", lambda t: ["merge", record(t, "a.json"), second(t),
                                         "--out", str(t)], "--out {t} is a folder"),
-    ("merge --out read-only", lambda t: ["merge", record(t, "a.json"), record(t, "b.json"),
+    ("merge --out read-only", lambda t: ["merge", record(t, "a.json"), second(t),
                                          "--out", UNWRITABLE + ".json"], "is not writable"),
     ("compare other datasets", lambda t: ["compare", record(t, "a.json"),
                                           record(t, "b.json", dataset="citeseer")],
