@@ -6,17 +6,15 @@ it, so that users never see a traceback from deep inside torch for a malformed g
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import random
-import tempfile
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import torch
-from torch import Tensor
+
+from ._files import atomic_target, excerpt  # noqa: F401  (atomic_target: re-exported)
+from ._graphs import validate_graph  # noqa: F401  (re-exported)
 
 __all__ = [
     "resolve_device",
@@ -26,52 +24,9 @@ __all__ = [
     "check_choice",
     "validate_graph",
     "make_generator",
+    "check_cluster_count",
+    "check_allocation",
 ]
-
-
-@contextlib.contextmanager
-def atomic_target(path: str | os.PathLike, *, durable: bool = False) -> Iterator[Path]:
-    """Yield a fresh temporary file beside ``path``; once the block ends, rename it over ``path``.
-
-    Readers never see a half-written file, and processes that write the same cache entry at
-    once cannot collide: each gets its own temporary name (it keeps ``path``'s suffix, so
-    ``np.savez`` and ``scipy.sparse.save_npz`` add nothing). The temporary file is removed when
-    the block raises. ``durable=True`` also fsyncs the file and the folder (for checkpoints).
-    The file gets the usual permissions (``0o666`` less the umask), not ``mkstemp``'s ``0o600``.
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
-        >>> with atomic_target(target) as tmp:
-        ...     _ = tmp.write_text("done")
-        >>> target.read_text()
-        'done'
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}",
-                                dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        if durable:
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        if durable:
-            with contextlib.suppress(OSError):  # e.g. Windows cannot open a folder
-                dir_fd = os.open(path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(dir_fd)
-                finally:
-                    os.close(dir_fd)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -98,14 +53,23 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
         raise ValueError(
-            f"unknown device {device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:<index>'"
+            f"unknown device {excerpt(device)}: use 'auto', 'cpu', 'cuda' or 'cuda:<index>'"
         ) from err
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device {excerpt(device)} is not supported: gcl trains on 'cpu' or 'cuda' "
+            "('cuda:<index>'); use device='auto' to pick CUDA when it is available"
+        )
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
             f"device {device!r} was requested but CUDA is not available on this machine; "
             "use device='auto' or 'cpu'"
         )
     return dev
+
+
+#: the largest seed: seeds travel as torch/numpy int64 values
+MAX_SEED = 2**63 - 1
 
 
 def seed_everything(seed: int) -> None:
@@ -116,15 +80,15 @@ def seed_everything(seed: int) -> None:
     rather than promising bit-identical GPU runs.
 
     Args:
-        seed: a non-negative integer.
+        seed: an integer in ``[0, 2**63 - 1]`` (what a torch ``int64`` holds).
 
     Example:
         >>> seed_everything(0)
         >>> a = torch.rand(2); seed_everything(0); bool((a == torch.rand(2)).all())
         True
     """
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {excerpt(seed)}")
     random.seed(seed)
     try:
         import numpy as np
@@ -171,7 +135,8 @@ def check_probability(value: Any, name: str, owner: str | None = None) -> float:
     """
     where = f" of {owner}" if owner else ""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"argument '{name}'{where} must be a number in [0, 1], got {value!r}")
+        raise ValueError(f"argument '{name}'{where} must be a number in [0, 1], got "
+                         f"{excerpt(value)}")
     value = float(value)
     if not (0.0 <= value <= 1.0) or math.isnan(value):
         raise ValueError(
@@ -194,7 +159,8 @@ def check_positive(value: Any, name: str, owner: str | None = None, *, allow_zer
     if isinstance(value, bool) or not isinstance(value, ok_type) or (
         isinstance(value, float) and not math.isfinite(value)
     ):
-        raise ValueError(f"argument '{name}'{where} must be a finite {kind}, got {value!r}")
+        raise ValueError(f"argument '{name}'{where} must be a finite {kind}, got "
+                         f"{excerpt(value)}")
     if value < 0 or (value == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"argument '{name}'{where} must be {bound}, got {value}")
@@ -211,120 +177,66 @@ def check_choice(value: Any, name: str, choices: Iterable[str], owner: str | Non
     choices = list(choices)
     where = f" of {owner}" if owner else ""
     if not isinstance(value, str) or value.lower() not in choices:
-        raise ValueError(f"argument '{name}'{where} must be one of {choices}, got {value!r}")
+        raise ValueError(f"argument '{name}'{where} must be one of {choices}, got "
+                         f"{excerpt(value)}")
     return value.lower()
 
 
-def validate_graph(data: Any, *, name: str = "data", require_x: bool = True,
-                   require_y: bool = False) -> None:
-    """Check a PyG ``Data`` object before training on it.
-
-    Checks that ``edge_index`` is an integer tensor of shape ``[2, E]`` with every index in
-    ``[0, num_nodes)``; that ``x`` (when present or required) is a dense 2-D floating tensor with
-    one row per node and only finite values; that ``edge_weight`` (when present) has one finite
-    value per edge; that ``y`` and the split masks (``train_mask``, ``val_mask``, ``test_mask``,
-    when present) have one entry per node; and that the graph has at least one node. Isolated
-    nodes, self-loops and duplicate edges are allowed: the encoders handle them.
+def check_cluster_count(k: Any, n: int, name: str, owner: str) -> int:
+    """Check that ``k`` clusters can be formed from ``n`` points (``1 <= k <= n``).
 
     Args:
-        data: the graph.
-        name: how to call the graph in error messages (default: ``"data"``).
-        require_x: fail when ``data.x`` is missing (default: ``True``).
-        require_y: fail when ``data.y`` is missing (default: ``False``).
+        k: the cluster count.
+        n: the number of points clustered.
+        name: the argument's name, for the message.
+        owner: the class or function it belongs to, for the message.
 
-    Raises:
-        ValueError: naming the first problem found and how to fix it.
+    Returns:
+        int: ``k``.
 
     Example:
-        >>> from torch_geometric.data import Data
-        >>> validate_graph(Data(x=torch.ones(3, 2), edge_index=torch.tensor([[0, 1], [1, 2]])))
+        >>> check_cluster_count(3, 10, "num_clusters", "MEOWLoss")
+        3
     """
-    if not hasattr(data, "edge_index") or not hasattr(data, "num_nodes"):
+    k = check_positive(k, name, owner, integer=True)
+    if k > n:
         raise ValueError(
-            f"{name} must be a torch_geometric.data.Data graph (with x and edge_index), got "
-            f"{type(data).__name__}"
+            f"argument '{name}' of {owner} asks for {k} clusters of {n} nodes; a clustering "
+            f"needs at least one node per cluster: use at most {n}"
         )
-    edge_index = getattr(data, "edge_index", None)
-    if edge_index is None:
-        raise ValueError(f"{name}.edge_index is missing: give the graph a [2, E] edge_index tensor")
-    if not isinstance(edge_index, Tensor):
-        raise ValueError(f"{name}.edge_index must be a torch.Tensor, got {type(edge_index).__name__}")
-    if edge_index.dim() != 2 or edge_index.size(0) != 2:
-        raise ValueError(
-            f"{name}.edge_index must have shape [2, E], got {list(edge_index.shape)}; "
-            "if you have a list of (source, target) pairs, pass edge_index.t().contiguous()"
-        )
-    if edge_index.dtype.is_floating_point or edge_index.dtype == torch.bool:
-        raise ValueError(
-            f"{name}.edge_index must hold integer node indices, got dtype {edge_index.dtype}; "
-            "convert it with edge_index.long()"
-        )
-    x = getattr(data, "x", None)
-    num_nodes = data.num_nodes if hasattr(data, "num_nodes") else None
-    if num_nodes is None or num_nodes == 0:
-        raise ValueError(f"{name} has no nodes: an empty graph cannot be trained on or evaluated")
-    if edge_index.numel() > 0:
-        lo, hi = int(edge_index.min()), int(edge_index.max())
-        if lo < 0 or hi >= num_nodes:
-            bad = lo if lo < 0 else hi
-            source = f" (the number of rows of {name}.x)" if x is not None else ""
-            raise ValueError(
-                f"{name}.edge_index holds node index {bad}, outside [0, {num_nodes - 1}] for a graph "
-                f"with {num_nodes} nodes{source}; fix the edge list, or give every node a row"
-            )
-    if x is None:
-        if require_x:
-            raise ValueError(f"{name}.x is missing: give every node a feature row ([N, F] tensor)")
-    else:
-        if isinstance(x, Tensor) and x.layout != torch.strided:
-            raise ValueError(f"{name}.x is a sparse tensor ({x.layout}); pass x.to_dense()")
-        if not isinstance(x, Tensor) or x.dim() != 2:
-            shape = list(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{name}.x must be a 2-D [num_nodes, num_features] tensor, got {shape}")
-        if x.size(0) != num_nodes:
-            raise ValueError(
-                f"{name}.x has {x.size(0)} rows but the graph has {num_nodes} nodes; "
-                "x needs one row per node"
-            )
-        if not x.is_floating_point():
-            raise ValueError(f"{name}.x must be a floating tensor, got {x.dtype}; use x.float()")
-        if x.numel() > 0 and not bool(torch.isfinite(x).all()):
-            bad_rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()
-            raise ValueError(
-                f"{name}.x holds NaN or infinite values in {bad_rows.numel()} row(s) "
-                f"(first: node {int(bad_rows[0])}); impute or drop them before training"
-            )
-    edge_weight = getattr(data, "edge_weight", None)
-    if edge_weight is not None:
-        if not isinstance(edge_weight, Tensor) or edge_weight.dim() != 1 \
-                or edge_weight.numel() != edge_index.size(1):
-            shape = list(edge_weight.shape) if isinstance(edge_weight, Tensor) else \
-                type(edge_weight).__name__
-            raise ValueError(
-                f"{name}.edge_weight must be a [E] tensor with one weight per edge "
-                f"(E = {edge_index.size(1)}), got {shape}; filter it together with edge_index"
-            )
-        if not edge_weight.is_floating_point():
-            raise ValueError(f"{name}.edge_weight must be a floating tensor, got "
-                             f"{edge_weight.dtype}; use edge_weight.float()")
-        if not bool(torch.isfinite(edge_weight).all()):
-            bad = int((~torch.isfinite(edge_weight)).sum())
-            raise ValueError(f"{name}.edge_weight holds {bad} NaN or infinite value(s); fix or "
-                             "drop those edges before training")
-    for key in ("train_mask", "val_mask", "test_mask"):
-        mask = getattr(data, key, None)
-        if isinstance(mask, Tensor) and mask.dtype == torch.bool and (
-                mask.dim() == 0 or mask.size(0) != num_nodes):
-            raise ValueError(
-                f"{name}.{key} has shape {list(mask.shape)} but the graph has {num_nodes} nodes; "
-                "a boolean mask needs one entry per node ([N] or [N, num_splits])"
-            )
-    y = getattr(data, "y", None)
-    if y is None:
-        if require_y:
-            raise ValueError(f"{name}.y is missing: evaluation needs one label per node")
-    elif isinstance(y, Tensor) and (y.dim() == 0 or y.size(0) != num_nodes):
-        raise ValueError(
-            f"{name}.y has {y.size(0) if y.dim() else 0} entries but the graph has {num_nodes} nodes; "
-            "labels need one entry per node"
-        )
+    return k
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_allocation(num_bytes: float, what: str, fix: str) -> None:
+    """Refuse an allocation larger than the memory available, before torch tries it.
+
+    Args:
+        num_bytes: the size the computation would allocate.
+        what: what it is, e.g. ``"the probe's one-hot targets (N x C)"``.
+        fix: how to avoid it.
+
+    Raises:
+        ValueError: naming the size, what needs it and the fix.
+
+    Example:
+        >>> check_allocation(1024, "a small buffer", "nothing to fix")
+    """
+    from ._files import format_bytes
+
+    available = _available_memory()
+    if available is None:
+        available = 1 << 50
+    if num_bytes > available:
+        raise ValueError(f"{what} would need {format_bytes(num_bytes)}, more than the "
+                         f"{format_bytes(available)} of memory available; {fix}")

@@ -14,200 +14,18 @@ status 2; set ``GCL_DEBUG=1`` for the full traceback.
 
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
 import os
 import re
 import sys
 from pathlib import Path
 
+from ._files import DiskFullError, check_writable, path_in
+from ._utils import MAX_SEED
+
 __all__ = ["main", "build_parser", "format_metrics_table"]
 
-_ROOT_HELP = "dataset root (default: $GCL_DATA, else the repository's datasets/)"
-#: Protocol tag of ``gcl reproduce`` records trained with ``--set task=link``: their rows go to
-#: a table of their own, beside (not over) the same method's node-classification row.
-LINK_PROTOCOL = "held-out link prediction"
-
-
-class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Append ``(default: ...)`` to every option's help, unless the help already names its
-    default or the option is required."""
-
-    def _get_help_string(self, action):
-        text = action.help or ""
-        if "(default" in text or action.required:
-            return text
-        return super()._get_help_string(action)
-
-
-def _add_pot_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pot", action="store_true",
-                   help="add the POT regularizer (2-layer GCN encoders with edge-dropping views)")
-    p.add_argument("--kappa", type=float, default=None,
-                   help="POT weight: (1 - kappa) * objective + kappa * POT (default: 0.5)")
-    p.add_argument("--pot-batch", type=int, default=None,
-                   help="POT node-chunk size (default: all nodes)")
-
-
-def _add_checkpoint_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint-dir", default=None, metavar="DIR",
-                   help="keep a resumable checkpoint of each run in DIR/seed-<seed>/")
-    p.add_argument("--checkpoint-every", type=int, default=10, metavar="K",
-                   help="checkpoint period in epochs")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the runs from their checkpoints in --checkpoint-dir")
-
-
-def _add_common_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, metavar="FILE.yaml",
-                   help="YAML file layered over the method's shipped per-dataset configuration")
-    p.add_argument("--epochs", type=int, default=None,
-                   help="training epochs (default: the configuration's value)")
-    p.add_argument("--runs", type=int, default=1, help="independent runs (seeds seed..seed+runs-1)")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key (repeatable), e.g. --set tau=0.5")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: only on a terminal)")
-    p.add_argument("--quiet", action="store_true", help="print only the final table")
-    _add_pot_args(p)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``gcl`` command.
-
-    Returns:
-        argparse.ArgumentParser: the parser with one subparser per subcommand.
-
-    Example:
-        >>> build_parser().parse_args(["train", "--method", "grace", "--dataset", "cora"]).runs
-        1
-    """
-    from . import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="gcl", formatter_class=_Formatter,
-        description="Graph contrastive learning on PyTorch Geometric: train, evaluate, reproduce.",
-    )
-    parser.add_argument("--version", action="version", version=f"gcl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("train", formatter_class=_Formatter,
-                       help="train and evaluate a method on a dataset",
-                       description="Train a method with its per-dataset configuration, evaluate "
-                                   "it with its paper's protocol, and write a result record.")
-    p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
-    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
-    _add_common_run_args(p)
-    p.add_argument("--out", default=None, metavar="RESULT.json",
-                   help="result record path (default: runs/<method>-<dataset>-<time>.json)")
-    p.add_argument("--save-emb", default=None, metavar="FILE",
-                   help="save the last run's embeddings, labels and split masks (torch file)")
-    p.add_argument("--plot", default=None, metavar="DIR",
-                   help="save PNGs of the training loss and a t-SNE of the last run's embeddings "
-                        "in DIR (embeddings go to DIR too unless --save-emb is given)")
-    p.add_argument("--eval-every", type=int, default=0, metavar="K",
-                   help="linear-probe the embeddings every K epochs (0: off; MEOW/AdaMEOW: "
-                        "a short HeCo check with NMI/ARI); the scores are kept in the record "
-                        "and plotted")
-    _add_checkpoint_args(p)
-
-    p = sub.add_parser("plot", formatter_class=_Formatter,
-                       help="plot a result record (training curves, t-SNE of embeddings)",
-                       description="Write PNGs from a result record: the training loss of every "
-                                   "run (with periodic evaluation scores when recorded) and a 2-D "
-                                   "t-SNE of the saved embeddings coloured by label.")
-    p.add_argument("result", metavar="RESULT.json", help="a result record written by gcl train")
-    p.add_argument("--out", default=None, metavar="DIR",
-                   help="folder for the PNGs (default: the record's folder)")
-    p.add_argument("--emb", default=None, metavar="FILE",
-                   help="embeddings file from --save-emb (default: the one named in the record)")
-    p.add_argument("--seed", type=int, default=0, help="t-SNE random state")
-    p.add_argument("--tsne-points", type=int, default=5000, metavar="N",
-                   help="t-SNE of a seeded subsample of at most N nodes")
-
-    p = sub.add_parser("datasets", formatter_class=_Formatter,
-                       help="list datasets and whether they are available",
-                       description="Every catalog entry with its status at the data root.")
-    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
-
-    p = sub.add_parser("reproduce", formatter_class=_Formatter,
-                       help="run a method's paper protocol and update docs/reproduction.md",
-                       description="Run the method's full paper protocol with its shipped "
-                                   "configuration, append a result record under the results "
-                                   "folder and regenerate the reproduction page from all records.")
-    p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
-    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
-    p.add_argument("--seeds", type=int, default=3, help="number of training seeds")
-    p.add_argument("--config", default=None, metavar="FILE.yaml",
-                   help="YAML file layered over the shipped configuration (recorded in the row)")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one configuration key (repeatable); recorded in the row")
-    p.add_argument("--label", default=None,
-                   help="row label in the table (default: the method name in capitals, "
-                        "with +POT when POT is on)")
-    _add_pot_args(p)
-    p.add_argument("--protocol", default="",
-                   help="protocol tag: rows with different tags go to separate tables "
-                        f"(default with --set task=link: {LINK_PROTOCOL!r})")
-    p.add_argument("--results-dir", default="results", help="where result records are kept")
-    p.add_argument("--docs", default="docs/reproduction.md", help="the page to regenerate")
-    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                   help="progress bars (default: only on a terminal)")
-    _add_checkpoint_args(p)
-
-    p = sub.add_parser("merge", formatter_class=_Formatter,
-                       help="merge result records of the same run with different seeds",
-                       description="Merge records of one configuration whose seeds ran as "
-                                   "separate processes or on separate machines into the record "
-                                   "one command with all the seeds would have written "
-                                   "(gcl.results.merge_records); optionally regenerate the "
-                                   "reproduction page.")
-    p.add_argument("records", nargs="+", metavar="RESULT.json", help="records to merge (2+)")
-    p.add_argument("--out", required=True, metavar="RESULT.json", help="merged record path")
-    p.add_argument("--label", default=None,
-                   help="row label of the merged record (default: the records' own)")
-    p.add_argument("--note", default=None,
-                   help="a line the reproduction page prints under the table for this row "
-                        "(e.g. the records ran under an earlier default)")
-    p.add_argument("--fill", action="append", default=[], metavar="KEY=VALUE",
-                   help="a configuration key that older records lack, with the value their "
-                        "code used (repeatable; recorded in merged_from)")
-    p.add_argument("--docs", default=None, metavar="PAGE.md",
-                   help="regenerate this reproduction page from --results-dir afterwards")
-    p.add_argument("--results-dir", default="results",
-                   help="records folder the page is generated from (with --docs)")
-
-    p = sub.add_parser("compare", formatter_class=_Formatter,
-                       help="paired per-seed comparison of two result records",
-                       description="Compare two records seed by seed (gcl.results."
-                                   "compare_records): each metric's per-seed differences "
-                                   "OTHER - BASE, their mean, standard deviation and paired t "
-                                   "statistic, in percentage points.")
-    p.add_argument("base", metavar="BASE.json", help="the reference record")
-    p.add_argument("other", metavar="OTHER.json", help="the record compared with it")
-    p.add_argument("--metrics", nargs="+", default=None,
-                   help="metrics to compare (default: all that both records have)")
-
-    sub.add_parser("methods", formatter_class=_Formatter, help="list the registered methods",
-                   description="List the registered methods and their configured datasets.")
-
-    p = sub.add_parser("demo", formatter_class=_Formatter,
-                       help="GRACE on Cora (synthetic graph when Cora is missing)",
-                       description="Train GRACE on Cora with its paper configuration when the "
-                                   "data root has Cora, otherwise on the synthetic graph, and "
-                                   "print a short table.")
-    p.add_argument("--runs", type=int, default=1, help="independent runs")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
-    p.add_argument("--out", default=None, metavar="RESULT.json",
-                   help="result record path (default: runs/grace-<dataset>-<time>.json)")
-    return parser
+from .cli_args import LINK_PROTOCOL, _UsageError, build_parser  # noqa: F401  (re-exported)
 
 
 def format_metrics_table(record: dict) -> str:
@@ -243,7 +61,21 @@ def format_metrics_table(record: dict) -> str:
 
 def _default_out(method: str, dataset: str) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{method}-{dataset}-{stamp}.json"
+    return path_in("runs", f"{method}-{dataset}-{stamp}.json")
+
+
+def _names(args) -> tuple[str, str]:
+    """The canonical method and dataset names of a command (unknown ones raise ValueError)."""
+    from .data import canonical_name
+    from .methods import get_method
+
+    return get_method(args.method).name, canonical_name(args.dataset)
+
+
+def _check_seeds(args, count: int) -> None:
+    if args.seed + count - 1 > MAX_SEED:
+        raise ValueError(f"--seed {args.seed} with {count} run(s) goes past the largest seed, "
+                         f"2**63 - 1 = {MAX_SEED}; use a smaller --seed")
 
 
 def _overrides(args) -> dict:
@@ -268,15 +100,21 @@ def _cmd_train(args) -> int:
     from .results import write_json
 
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    method, dataset = _names(args)
+    _check_seeds(args, args.runs)
+    out = check_writable(args.out if args.out else _default_out(method, dataset), "--out")
     save_emb = args.save_emb
-    if args.plot and not save_emb:
-        save_emb = Path(args.plot) / f"{args.method}-{args.dataset}-embeddings.pt"
+    if args.plot:
+        check_writable(args.plot, "--plot", folder=True)
+        if not save_emb:
+            save_emb = path_in(args.plot, f"{method}-{dataset}-embeddings.pt")
+    if save_emb:
+        check_writable(save_emb, "--save-emb" if args.save_emb else "--plot")
     record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
                  runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
                  progress=args.progress, log=log, save_embeddings=save_emb,
                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                  resume=args.resume)
-    out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
     write_json(record, out)
@@ -295,6 +133,8 @@ def _cmd_train(args) -> int:
 def _cmd_plot(args) -> int:
     from .plotting import plot_record
 
+    if args.out:
+        check_writable(args.out, "--out", folder=True)
     for path in plot_record(args.result, args.out, embeddings=args.emb, seed=args.seed,
                             max_points=args.tsne_points):
         print(f"figure: {path}")
@@ -307,8 +147,12 @@ def _cmd_reproduce(args) -> int:
     from .results import write_json
 
     overrides = _overrides(args)
+    method, dataset = _names(args)
+    _check_seeds(args, args.seeds)
+    check_writable(args.results_dir, "--results-dir", folder=True)
+    check_writable(args.docs, "--docs")
     if args.label is None and overrides.get("pot"):
-        args.label = f"{args.method.upper()}+POT"
+        args.label = f"{method.upper()}+POT"
     record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
                  runs=args.seeds,
                  seed=args.seed, device=args.device, data_root=args.data_root,
@@ -325,7 +169,7 @@ def _cmd_reproduce(args) -> int:
         record["protocol"] = LINK_PROTOCOL
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = re.sub(r"[^a-z0-9._]+", "-", (args.label or record["method"]).lower()).strip("-")
-    out = Path(args.results_dir) / record["method"] / f"{name}-{args.dataset}-{stamp}.json"
+    out = path_in(args.results_dir, record["method"], f"{name}-{dataset}-{stamp}.json")
     write_json(record, out)
     page = write_reproduction(args.results_dir, args.docs)
     print(format_metrics_table(record))
@@ -360,6 +204,9 @@ def _cmd_merge(args) -> int:
     from .results import merge_records, read_result, write_json
 
     fill = dict(parse_override(text) for text in args.fill)
+    check_writable(args.out, "--out")
+    if args.docs:
+        check_writable(args.docs, "--docs")
     merged = merge_records([read_result(path) for path in args.records], fill=fill)
     if args.label:
         merged["label"] = args.label
@@ -410,6 +257,8 @@ def _cmd_demo(args) -> int:
     from .methods import run
     from .results import write_json
 
+    if args.out:
+        check_writable(args.out, "--out")
     dataset = "cora"
     try:
         load("cora", root=args.data_root)
@@ -450,24 +299,36 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
+    command = "gcl"
     try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        command = f"gcl {args.command}"
         return _COMMANDS[args.command](args)
-    except (ValueError, FileNotFoundError) as err:
-        if os.environ.get("GCL_DEBUG"):
-            raise
-        print(f"gcl {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except RuntimeError as err:
-        from .pipeline import NonFiniteLossError
+    except (ValueError, OSError, RuntimeError) as err:
+        return _report(err, command)
 
-        if not isinstance(err, NonFiniteLossError) or os.environ.get("GCL_DEBUG"):
-            raise
-        print(f"gcl {args.command}: error: {err}", file=sys.stderr)
-        return 1
+
+def _report(err: BaseException, command: str) -> int:
+    """The one place errors become a message and an exit status: 2 for bad input (a
+    ``ValueError`` or an ``OSError`` about the user's files), 1 for a run that could not finish
+    (a full disk, a non-finite loss); anything else is a bug and keeps its traceback."""
+    from .pipeline import NonFiniteLossError
+
+    if isinstance(err, _UsageError):
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return 2
+    if os.environ.get("GCL_DEBUG") or (isinstance(err, RuntimeError)
+                                       and not isinstance(err, NonFiniteLossError)):
+        raise err
+    if isinstance(err, OSError) and not isinstance(err, DiskFullError) and err.filename:
+        text = f"{err.strerror or err}: {err.filename}"
+    else:
+        text = str(err)
+    print(f"{command}: error: {text}", file=sys.stderr)
+    return 1 if isinstance(err, (DiskFullError, NonFiniteLossError)) else 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,10 @@ from typing import Any
 
 import torch
 
-__all__ = ["plot_training", "plot_tsne", "plot_record", "tsne_2d"]
+from ._files import excerpt, path_in, safe_name
+from ._utils import check_positive
+
+__all__ = ["plot_training", "plot_tsne", "plot_record", "tsne_2d", "read_embeddings_file"]
 
 #: Points drawn in a t-SNE figure at most (a seeded subsample above this).
 TSNE_MAX_POINTS = 5000
@@ -36,8 +39,50 @@ def _pyplot():
     return plt
 
 
+def read_embeddings_file(path: str | os.PathLike) -> dict:
+    """Read an embeddings file written by ``gcl train --save-emb`` (nothing in it can run).
+
+    Args:
+        path: the file.
+
+    Returns:
+        dict: ``embeddings`` (``[N, d]`` floats), optionally ``y`` (``[N]``), the masks and
+        ``seed``.
+
+    Raises:
+        ValueError: the file is not such an embeddings file (naming it and what is wrong).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "e.pt"
+        >>> torch.save({"embeddings": torch.ones(3, 2), "seed": 0}, p)
+        >>> read_embeddings_file(p)["embeddings"].shape
+        torch.Size([3, 2])
+    """
+    path = Path(path)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # a pickle refused by weights_only, a truncated or foreign file
+        raise ValueError(f"{path} is not an embeddings file written by gcl train --save-emb "
+                         f"({type(err).__name__}: {excerpt(err, 120, text=True)})") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{path} holds a {type(saved).__name__}, not the mapping gcl train "
+                         "--save-emb writes")
+    z = saved.get("embeddings")
+    if not isinstance(z, torch.Tensor) or z.dim() != 2 or not z.is_floating_point():
+        shape = list(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
+        raise ValueError(f"{path}: 'embeddings' must be a [N, d] float tensor, got {shape}")
+    y = saved.get("y")
+    if y is not None and (not isinstance(y, torch.Tensor) or y.dim() != 1
+                          or y.numel() != z.size(0) or y.is_floating_point()):
+        shape = list(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+        raise ValueError(f"{path}: 'y' must be [N = {z.size(0)}] integer labels, got {shape}")
+    return saved
+
+
 def _title(record: dict) -> str:
-    return f"{record.get('method', '?').upper()} on {record.get('dataset', '?')}"
+    # the record's text, sanitised: no mathtext ("$"), control characters or huge titles
+    return f"{safe_name(record.get('method', '?')).upper()} on {safe_name(record.get('dataset', '?'))}"
 
 
 def plot_training(record: dict, path: str | os.PathLike) -> Path:
@@ -61,7 +106,16 @@ def plot_training(record: dict, path: str | os.PathLike) -> Path:
         >>> plot_training(rec, pathlib.Path(tempfile.mkdtemp()) / "t.png").suffix
         '.png'
     """
-    runs = [r for r in record.get("runs", []) if r.get("loss")]
+    runs = [r for r in record.get("runs", []) if isinstance(r, dict) and r.get("loss")]
+    for r in runs:
+        loss = r["loss"]
+        if not isinstance(loss, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in loss):
+            first = next((v for v in loss if not isinstance(v, (int, float))
+                          or isinstance(v, bool)), loss) if isinstance(loss, list) else loss
+            raise ValueError(f"the loss history of the run with seed {r.get('seed', '?')} must be "
+                             f"a list of numbers, got {excerpt(first)}; the record is damaged: "
+                             "re-run the training")
     if not runs:
         raise ValueError(
             "the result record has no per-run loss history ('runs[i].loss'); records written by "
@@ -227,14 +281,17 @@ def plot_record(record: dict | str | os.PathLike, out_dir: str | os.PathLike | N
     """
     from .results import read_result
 
+    if max_points is not None:
+        check_positive(max_points, "max_points", "plot_record", integer=True)
     base = Path(".")
     if not isinstance(record, dict):
         path = Path(record)
         record = read_result(path)
         base = path.parent
     out = Path(out_dir) if out_dir is not None else base
-    stem = f"{record.get('method', 'result')}-{record.get('dataset', 'data')}"
-    written = [plot_training(record, out / f"{stem}-training.png")]
+    # file names from the record's fields: sanitised, and kept inside the output folder
+    stem = f"{safe_name(record.get('method', 'result'))}-{safe_name(record.get('dataset', 'data'))}"
+    written = [plot_training(record, path_in(out, f"{stem}-training.png"))]
     emb = embeddings if embeddings is not None else record.get("embeddings")
     if emb is not None:
         emb_path = Path(emb)
@@ -245,9 +302,10 @@ def plot_record(record: dict | str | os.PathLike, out_dir: str | os.PathLike | N
                 f"embeddings file {emb} not found; pass --emb FILE (written by `gcl train "
                 "--save-emb FILE`) or re-run the training with --plot"
             )
-        saved = torch.load(emb_path, map_location="cpu", weights_only=True)
+        saved = read_embeddings_file(emb_path)
         title = f"{_title(record)}: t-SNE of embeddings (seed {saved.get('seed', '?')})"
-        written.append(plot_tsne(saved["embeddings"], saved.get("y"), out / f"{stem}-tsne.png",
+        written.append(plot_tsne(saved["embeddings"], saved.get("y"),
+                                 path_in(out, f"{stem}-tsne.png"),
                                  title=title, seed=seed,
                                  max_points=max_points or TSNE_MAX_POINTS))
     return written

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import json
 import shlex
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
+from .recordcheck import check_record
 from .results import RESULT_FORMAT
 
 __all__ = ["collect_results", "load_paper_numbers", "render_reproduction", "write_reproduction",
@@ -138,6 +140,11 @@ def collect_results(results_dir: str | Path = "results") -> list[dict]:
         except (json.JSONDecodeError, OSError):
             continue
         if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
+            continue
+        try:
+            check_record(record, str(path))
+        except ValueError as err:
+            warnings.warn(f"skipping {err}", stacklevel=2)
             continue
         record["_file"] = str(path.relative_to(results_dir))
         key = (record_label(record), record["dataset"], record.get("protocol", ""))

@@ -97,3 +97,45 @@ def cpu_seconds():
             torch.set_num_threads(threads)
 
     return run
+
+
+@pytest.fixture
+def toy_m2v():
+    """A 6-paper, 2-author meta-path graph and ``m2v(cache)``: its metapath2vec features with
+    tiny settings, cached under ``cache`` (as ``toy-<key>.npz``)."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from gcl.data.hetero import MetaPathGraph, scipy_to_torch
+    from gcl.data.metapath2vec import metapath2vec_features
+
+    pa = sp.csr_matrix(np.kron(np.eye(2), np.ones((3, 1))))
+    graph = MetaPathGraph("toy", "p", {"p": torch.eye(6), "a": torch.eye(2)}, ["pap"],
+                          [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
+    return lambda cache: metapath2vec_features(graph, cache=cache, dim=2, walks_per_node=1,
+                                               walk_length=3, context_size=2)
+
+
+@pytest.fixture
+def pamc_pretrain(tmp_path, monkeypatch):
+    """``pamc_pretrain()``: the pretrained PamC autoencoder state of a tiny input, cached under
+    ``tmp_path/pamc-pretrain`` (``GCL_CACHE`` is ``tmp_path``)."""
+    from gcl.methods.pamc import PamCTrainer
+
+    monkeypatch.setenv("GCL_CACHE", str(tmp_path))
+    x = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
+
+    def state():
+        trainer = PamCTrainer(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
+        return trainer._pretrained_state(x, "toy")
+
+    return state
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test on one torch thread (tiny graphs: more threads only add overhead)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

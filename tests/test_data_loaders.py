@@ -197,9 +197,11 @@ def test_loading_leaves_the_raw_root_untouched(require_dataset, tmp_path, monkey
     finally:
         _make_writable(root)
     assert torch.equal(first.edge_index, second.edge_index)
-    processed = list((tmp_path / "cache").rglob("processed/data.pt"))
-    assert len(processed) == 1 and str(processed[0]).startswith(str(tmp_path / "cache" / "cora"))
-    assert not list(root.rglob("processed"))
+    # gcl keeps its own tensors-only copy; PyG's pickled processed/ folder is not kept
+    cached = list((tmp_path / "cache").rglob("graph/*.pt"))
+    assert len(cached) == 1 and str(cached[0]).startswith(str(tmp_path / "cache" / "cora"))
+    assert not list((tmp_path / "cache").rglob("processed"))
+    assert not list(root.rglob("processed")) and not list(root.rglob("graph"))
     links = list((tmp_path / "cache").rglob("ind.cora.x"))
     assert links and links[0].resolve() == (root / "planetoid/Cora/raw/ind.cora.x").resolve()
 

@@ -29,10 +29,11 @@ def test_fake_ogb_loads_twice(tmp_path, monkeypatch, no_network, name, split_dir
     before = sorted(str(p) for p in (tmp_path / "root").rglob("*"))
 
     first = load(name, tmp_path / "root")
-    processed = list((tmp_path / "cache").rglob("geometric_data_processed.pt"))
+    assert not list((tmp_path / "cache").rglob("geometric_data_processed.pt"))  # not kept
+    processed = list((tmp_path / "cache").rglob("graph/*.pt"))  # gcl's tensors-only copy
     assert len(processed) == 1
     mtime = processed[0].stat().st_mtime_ns
-    second = load(name, tmp_path / "root")  # torch.load of the processed file (weights_only)
+    second = load(name, tmp_path / "root")  # torch.load of gcl's copy (weights_only)
     assert processed[0].stat().st_mtime_ns == mtime  # not processed again
 
     for data in (first, second):
@@ -69,7 +70,7 @@ def test_arxiv_directed_and_time_split(tmp_path, monkeypatch):
 def test_fake_ogb_reads_with_ogb_directly(tmp_path):
     """The folder is what ogb itself reads (no gcl in between), labels line up with edges."""
     folder = make_fake_ogb(tmp_path, "ogbn-products", num_nodes=80, num_classes=4, seed=1)
-    from gcl.data.loaders import _import_ogb_offline
+    from gcl.data.pyg_build import _import_ogb_offline
 
     cls = _import_ogb_offline()
     ds = cls("ogbn-products", root=str(tmp_path))

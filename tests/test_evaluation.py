@@ -285,13 +285,15 @@ def test_probe_selects_on_validation_not_last_step():
     y = torch.arange(n) % 3
     z = F.one_hot(y, 3).double() + 0.3 * torch.randn(n, 3, generator=g, dtype=torch.float64)
     held_out = torch.arange(n) >= 150
+    val = held_out & (torch.arange(n) % 2 == 0)  # disjoint halves of the held-out nodes
+    test = held_out & ~val
     y_shift = torch.where(held_out, (y + 1) % 3, y)
-    selected = linear_probe(z, y_shift, ~held_out, held_out, held_out, seed=1)
-    last = linear_probe(z, y_shift, ~held_out, None, held_out, seed=1)
+    selected = linear_probe(z, y_shift, ~held_out, val, test, seed=1)
+    last = linear_probe(z, y_shift, ~held_out, None, test, seed=1)
     assert selected["best_step"][0] < 3000
     assert last["best_step"] == [3000] and "val_accuracy" not in last
     assert selected["accuracy"]["mean"] > last["accuracy"]["mean"] + 0.1
-    assert selected["accuracy"]["mean"] == selected["val_accuracy"]["mean"]
+    assert len(selected["val_accuracy"]["values"]) == 1
 
 
 def test_probe_two_dimensional_masks():
@@ -309,10 +311,12 @@ def test_probe_two_dimensional_masks():
     single = linear_probe(z, y, train[:, 0], val[:, 0], test[:, 0], epochs=200)
     assert single["accuracy"]["values"][0] == pytest.approx(r["accuracy"]["values"][0])
     assert single["best_step"][0] == r["best_step"][0]
-    # WikiCS layout: [N, S] train/val masks and one shared test mask
-    shared = linear_probe(z, y, train, val, test[:, 0], epochs=200)
+    # WikiCS layout: [N, S] train/val masks and one shared test mask outside all of them
+    common = test.all(1)
+    shared = linear_probe(z, y, train, val, common, epochs=200)
+    each = linear_probe(z, y, train, val, torch.stack([common] * 3, 1), epochs=200)
     assert len(shared["accuracy"]["values"]) == 3
-    assert shared["accuracy"]["values"][0] == pytest.approx(r["accuracy"]["values"][0])
+    assert shared["accuracy"]["values"] == pytest.approx(each["accuracy"]["values"])
 
 
 def test_probe_index_masks_equal_boolean_masks():

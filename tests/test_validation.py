@@ -1,7 +1,11 @@
 """Bad input at every boundary: one clear error naming the input and the fix, or it works.
 
 ``BAD_INPUTS`` lists every bad input tried with the error it must raise and a fragment of the
-message; ``WORKS`` lists the unusual-but-valid graphs that must train. Add new cases there.
+message; ``WORKS`` lists the unusual-but-valid graphs that must train. Add new cases there. The
+tables continue, by concern, in ``tests/test_validation_api.py`` (graphs, probes, samplers,
+heterogeneous graphs, configuration, devices and seeds) and ``tests/test_validation_cli.py``
+(every ``gcl`` subcommand); files and faults are in ``tests/test_safe_paths.py``,
+``tests/test_planted_pickles.py`` and ``tests/test_cache_faults.py``.
 """
 
 import copy

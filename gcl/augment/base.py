@@ -16,6 +16,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.transforms import BaseTransform
 
+from .._graphs import edge_attribute_keys
 from .._utils import check_positive, check_probability
 
 __all__ = [
@@ -27,31 +28,6 @@ __all__ = [
     "mask_columns",
     "edge_attribute_keys",
 ]
-
-
-def edge_attribute_keys(data: Data) -> list[str]:
-    """Names of the per-edge attributes of ``data`` besides ``edge_index`` (``edge_weight``,
-    ``edge_attr``, ...): the tensors that must be filtered together with the edges.
-
-    Args:
-        data: a PyG ``Data``.
-
-    Returns:
-        list[str]: the keys whose tensors have one row per edge.
-
-    Example:
-        >>> d = Data(edge_index=torch.tensor([[0], [1]]), edge_weight=torch.ones(1), num_nodes=2)
-        >>> edge_attribute_keys(d)
-        ['edge_weight']
-    """
-    num_edges = data.edge_index.size(1)
-    keys = []
-    for key, value in data.items():
-        if key == "edge_index" or not isinstance(value, Tensor) or value.dim() == 0:
-            continue
-        if "edge" in key and value.size(0) == num_edges:
-            keys.append(key)
-    return keys
 
 
 def _bernoulli_keep(drop_prob: float | Tensor, size: int, device: torch.device,

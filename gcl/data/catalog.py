@@ -16,6 +16,7 @@ import json
 import re
 from pathlib import Path
 
+from .._files import path_in
 from .storage import cache_dir, resolve_root
 
 __all__ = ["catalog", "list_datasets", "canonical_name", "dataset_entry", "dataset_status",
@@ -192,7 +193,7 @@ def download_folder(name: str) -> Path:
         >>> download_folder("cora").parts[-2:]
         ('cora', 'download')
     """
-    return cache_dir() / name / "download"
+    return path_in(cache_dir(), name, "download")
 
 
 def downloaded_files(entry: dict) -> Path | None:

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor
 
+from .._files import path_in, read_cache
 from .._utils import atomic_target
 from .safe import CorruptFileError, safe_load_npy, safe_load_sparse, safe_loadtxt
 
@@ -107,6 +108,11 @@ class MetaPathGraph:
     x_paths: list | None = None
 
     def __post_init__(self):
+        if not isinstance(self.x_dict, dict) or self.target not in self.x_dict:
+            have = sorted(self.x_dict) if isinstance(self.x_dict, dict) else type(self.x_dict)
+            raise ValueError(f"MetaPathGraph {self.name!r}: the target type {self.target!r} has "
+                             f"no features in x_dict (types: {have}); add x_dict[{self.target!r}] "
+                             "or name one of those types as the target")
         n = self.x_dict[self.target].shape[0]
         if self.x_paths is not None:
             if len(self.x_paths) != len(self.metapaths):
@@ -288,9 +294,12 @@ def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None =
     cache = Path(cache) if cache is not None else cache_dir() / "hetero" / "dblp-derived"
     names = ("apcpa", "aptpa", "nei_apcp", "nei_aptp")
     tag = "-".join((shas.get(f) or "x")[:8] for f in ("pa.txt", "pc.txt", "pt.txt"))
-    paths = {n: cache / f"{n}-{tag}.npz" for n in names}
-    if all(p.is_file() for p in paths.values()) and shas:
-        return {n: safe_load_sparse(p) for n, p in paths.items()}
+    paths = {n: path_in(cache, f"{n}-{tag}.npz") for n in names}
+    if shas:
+        stored = {n: read_cache(p, safe_load_sparse, what="DBLP derived matrix")
+                  for n, p in paths.items()}
+        if all(m is not None for m in stored.values()) and _derived_consistent(stored, paths):
+            return stored
     pa = safe_loadtxt(folder / "pa.txt", expected_sha256=shas.get("pa.txt"))
     pc = safe_loadtxt(folder / "pc.txt", expected_sha256=shas.get("pc.txt"))
     pt = safe_loadtxt(folder / "pt.txt", expected_sha256=shas.get("pt.txt"))
@@ -312,6 +321,25 @@ def dblp_derived(folder: str | os.PathLike, *, cache: str | os.PathLike | None =
             with atomic_target(paths[n]) as tmp:  # a name of its own: runs may derive at once
                 sp.save_npz(tmp, m)
     return out
+
+
+def _derived_consistent(stored: dict, paths: dict) -> bool:
+    """Cached DBLP matrices agree on their sizes (else: warn, remove them, rebuild)."""
+    k = stored["apcpa"].shape[0]
+    ok = (stored["apcpa"].shape == stored["aptpa"].shape == (k, k)
+          and stored["nei_apcp"].shape == stored["nei_aptp"].shape
+          and stored["nei_apcp"].shape[0] == k)
+    if not ok:
+        import warnings
+
+        from .._files import CacheRebuildWarning
+
+        warnings.warn(f"the DBLP derived matrix caches {sorted(str(p) for p in paths.values())} "
+                      "disagree on their shapes; removing them and rebuilding them from the raw "
+                      "data", CacheRebuildWarning, stacklevel=3)
+        for p in paths.values():
+            p.unlink(missing_ok=True)
+    return ok
 
 
 def _read_matrix(folder: Path, stem: str, shas: dict, derived: dict) -> sp.csr_matrix:
@@ -385,7 +413,10 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
     labels = safe_load_npy(folder / "labels.npy").astype(np.int64).reshape(-1)
     if layout.get("labels_one_based"):
         labels = labels - 1
-    n = labels.shape[0]
+    n = int((entry.get("stats") or {}).get("num_nodes") or labels.shape[0])
+    if labels.shape[0] != n:
+        raise CorruptFileError(f"{folder / 'labels.npy'}: {labels.shape[0]} labels, expected one "
+                               f"per {layout['target']!r} node ({n}); restore the file")
 
     x_dict: dict = {}
     for t, src in layout["features"].items():
@@ -400,6 +431,9 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
             x_dict[t] = torch.from_numpy(safe_load_npy(folder / src[1])).float()
         else:
             x_dict[t] = None  # one-hot, size fixed below
+        if t == layout["target"] and x_dict[t] is not None and x_dict[t].shape[0] != n:
+            raise CorruptFileError(f"{folder / src[1]}: {x_dict[t].shape[0]} feature rows, "
+                                   f"expected one per {t!r} node ({n}); restore the file")
     derived: dict = {}
     if layout_name == "dblp" and not heco:
         derived = dblp_derived(folder, shas=shas)
@@ -412,7 +446,10 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
     for mp, ctx in layout["metapaths"].items():
         m = _read_matrix(folder, mp, shas, derived)
         if m.shape != (n, n):
-            raise CorruptFileError(f"{folder / (mp + '.npz')}: shape {m.shape}, expected {(n, n)}")
+            where = (f"the {mp} matrix derived from {folder / 'pa.txt'}, pc.txt and pt.txt"
+                     if mp in derived else str(folder / (mp + ".npz")))
+            raise CorruptFileError(f"{where}: shape {m.shape}, expected {(n, n)} (one row and "
+                                   f"column per {layout['target']!r} node); restore the file")
         if heco:
             m = _binary(m)
         adjs.append(scipy_to_torch(m))
@@ -436,8 +473,7 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
 
     splits = {}
     for size in (20, 40, 60):
-        splits[size] = tuple(torch.from_numpy(safe_load_npy(folder / f"{part}_{size}.npy")
-                                              .astype(np.int64).reshape(-1))
+        splits[size] = tuple(_read_split(folder / f"{part}_{size}.npy", n)
                              for part in ("train", "val", "test"))
     info = {"format": "heco" if heco else "meow", "folder": str(folder),
             "derived": sorted(derived),
@@ -445,6 +481,14 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
                        for t, src in layout["features"].items()}}
     return MetaPathGraph(canonical, layout["target"], x_dict, list(layout["metapaths"]), adjs,
                          contexts, torch.from_numpy(labels), splits, info)
+
+
+def _read_split(path: Path, n: int) -> Tensor:
+    idx = safe_load_npy(path).astype(np.int64).reshape(-1)
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise CorruptFileError(f"{path}: node index {int(idx.max() if idx.max() >= n else idx.min())}"
+                               f" outside [0, {n - 1}]; restore the file")
+    return torch.from_numpy(idx)
 
 
 def _heco_incidence(folder: Path, layout_name: str, stem: str, n: int, shas: dict,
@@ -466,85 +510,4 @@ def _heco_incidence(folder: Path, layout_name: str, stem: str, n: int, shas: dic
     return _read_heco_neighbours(folder / file, n, sizes[layout_name][stem], shas.get(file))
 
 
-# -- from PyG HeteroData -----------------------------------------------------------------------------
-
-
-def _edge_matrix(data, src: str, dst: str) -> sp.csr_matrix:
-    n_src, n_dst = data[src].num_nodes, data[dst].num_nodes
-    for (s, _rel, d), store in data.edge_items():
-        if s == src and d == dst:
-            ei = store.edge_index.cpu().numpy()
-            return _incidence(ei[0], ei[1], (n_src, n_dst))
-    for (s, _rel, d), store in data.edge_items():
-        if s == dst and d == src:
-            ei = store.edge_index.cpu().numpy()
-            return _incidence(ei[1], ei[0], (n_src, n_dst))
-    raise ValueError(f"HeteroData has no edge type between {src!r} and {dst!r}; add one "
-                     f"(either direction) or change the meta-path")
-
-
-def from_hetero_data(data, metapaths: list, *, target: str | None = None,
-                     name: str = "hetero", splits: dict | None = None) -> MetaPathGraph:
-    """Build a :class:`MetaPathGraph` from a PyG ``HeteroData`` and a list of meta-paths.
-
-    Each meta-path is a sequence of node types starting and ending at the target type, e.g.
-    ``("paper", "author", "paper")``. Its adjacency is the product of the edge-type incidence
-    matrices along the path (raw path counts, the diagonal included, like MEOW's files); the
-    context of position ``k`` (``0 < k < len - 1``) is the binary incidence from the target to
-    the type at position ``k`` through the prefix ``path[:k+1]`` (1[product > 0]), e.g. for
-    ``A-P-C-P-A``: AP, 1[AP·PC > 0] and 1[AP·PC·CP > 0].
-
-    Args:
-        data: a ``HeteroData`` whose node types have ``x`` (types without ``x`` get one-hot
-            features) and the edge types the meta-paths walk along (either direction).
-        metapaths: meta-paths as node-type sequences.
-        target: the target type (default: the first type of the first meta-path).
-        name: dataset name to record.
-        splits: optional ``{size: (train, val, test)}`` index tensors.
-
-    Returns:
-        MetaPathGraph: the graph; ``y`` from ``data[target].y`` when present.
-
-    Raises:
-        ValueError: for a meta-path that does not start and end at the target, or an edge
-            type the ``HeteroData`` lacks.
-
-    Example:
-        >>> from torch_geometric.data import HeteroData
-        >>> d = HeteroData()
-        >>> d["paper"].x = torch.eye(3); d["author"].num_nodes = 2
-        >>> d["paper", "by", "author"].edge_index = torch.tensor([[0, 1, 2], [0, 0, 1]])
-        >>> g = from_hetero_data(d, [("paper", "author", "paper")])
-        >>> g.adjs[0].to_dense().tolist()
-        [[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    """
-    if not metapaths:
-        raise ValueError("from_hetero_data: give at least one meta-path")
-    target = target or metapaths[0][0]
-    for mp in metapaths:
-        if len(mp) < 3 or mp[0] != target or mp[-1] != target:
-            raise ValueError(f"meta-path {mp!r} must start and end at the target type {target!r} "
-                             "and have at least one intermediate type")
-    n = data[target].num_nodes
-    adjs, contexts, names = [], [], []
-    types = set()
-    for mp in metapaths:
-        steps = [_edge_matrix(data, a, b) for a, b in zip(mp[:-1], mp[1:])]
-        prod = steps[0]
-        pairs = []
-        for k, step in enumerate(steps[1:], start=1):
-            pairs.append((mp[k], scipy_to_torch(_binary(prod))))
-            types.add(mp[k])
-            prod = sp.csr_matrix(prod @ step)
-        adjs.append(scipy_to_torch(prod))
-        contexts.append(pairs)
-        names.append("".join(t[0] for t in mp) if len({t[0] for t in mp}) == len(set(mp))
-                     else "-".join(mp))
-    x_dict = {}
-    for t in types | {target}:
-        x = getattr(data[t], "x", None)
-        x_dict[t] = x.float() if x is not None else _onehot(data[t].num_nodes)
-    y = getattr(data[target], "y", None)
-    return MetaPathGraph(name, target, x_dict, names, adjs, contexts,
-                         y.long() if y is not None else None, splits or {},
-                         {"format": "heterodata", "n": n})
+from .heterodata import from_hetero_data  # noqa: E402  (re-exported; it uses the helpers above)

@@ -17,18 +17,16 @@ Nothing touches the network unless ``download=True``.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import sys
 import warnings
 from pathlib import Path
 
 import torch
 from torch_geometric.data import Data
-from torch_geometric.utils import coalesce
 from torch_geometric.utils import to_undirected as _to_undirected
 
+from .._files import path_in
 from .._utils import validate_graph
 from .catalog import (
     canonical_name,
@@ -37,7 +35,8 @@ from .catalog import (
     downloaded_files,
     locate_files,
 )
-from .splits import SplitSpec, index_to_mask, parse_split, random_split
+from .pyg_build import build_graph, expected_files, ogb_evaluator
+from .splits import SplitSpec, parse_split, random_split
 from .storage import (
     DatasetNotFoundError,
     cache_dir,
@@ -49,7 +48,7 @@ from .storage import (
 from .synthetic import synthetic
 from .transforms import RowNormalize
 
-__all__ = ["load", "ogb_evaluator", "SPLITS_BY_KIND"]
+__all__ = ["load", "ogb_evaluator", "SPLITS_BY_KIND"]  # ogb_evaluator: re-exported
 
 #: the ``split=`` kinds each dataset kind supports (the first is the default)
 SPLITS_BY_KIND = {
@@ -174,10 +173,6 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
 # -- finding, verifying and mirroring the raw files ----------------------------------------------
 
 
-def _expected(entry: dict, base: Path) -> list[tuple[Path, str | None, int | None]]:
-    return [(base / f["path"], f.get("sha256"), f.get("size")) for f in entry["files"]]
-
-
 def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
                   to_undirected: bool) -> tuple[Data, dict]:
     name = entry["name"]
@@ -186,27 +181,26 @@ def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
     mirror_folder = entry.get("mirror_folder", ".")
     folder, missing = locate_files(entry, root)
     if folder is not None:
-        verify_files(_expected(entry, folder), dataset=name)
+        verify_files(expected_files(entry, folder), dataset=name)
         digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
-        pyg_root = cache_dir() / name / f"root-{digest}"
+        pyg_root = path_in(cache_dir(), name, f"root-{digest}")
         links = [(folder / f["path"], f"{mirror_folder}/{f['path']}") for f in entry["files"]]
         with file_lock(pyg_root / ".lock"):
-            prepare_mirror(pyg_root, links, processed_dirs=[f"{mirror_folder}/processed"])
-            return _build(entry, pyg_root, allow_download=False, to_undirected=to_undirected)
+            prepare_mirror(pyg_root, links, processed_dirs=[f"{mirror_folder}/processed", "graph"])
+            return build_graph(entry, pyg_root, allow_download=False,
+                               to_undirected=to_undirected)
     cached = downloaded_files(entry)
     if cached is not None:
-        verify_files(_expected(entry, cached), dataset=name)
+        verify_files(expected_files(entry, cached), dataset=name)
         pyg_root = download_folder(name)
         with file_lock(pyg_root / ".lock"):
-            return _build(entry, pyg_root, allow_download=False, to_undirected=to_undirected)
+            return build_graph(entry, pyg_root, allow_download=False,
+                               to_undirected=to_undirected)
     if not download:
         raise _not_found(entry, root, missing, root_source)
     pyg_root = download_folder(name)
-    with file_lock(pyg_root / ".lock"):
-        result = _build(entry, pyg_root, allow_download=True, to_undirected=to_undirected)
-    base = pyg_root / mirror_folder
-    verify_files(_expected(entry, base), dataset=name)
-    return result
+    with file_lock(pyg_root / ".lock"):  # the raw files are hashed before they are processed
+        return build_graph(entry, pyg_root, allow_download=True, to_undirected=to_undirected)
 
 
 def _not_found(entry: dict, root: Path, missing: list[Path], root_source: str):
@@ -246,16 +240,6 @@ def _not_found(entry: dict, root: Path, missing: list[Path], root_source: str):
     return DatasetNotFoundError("\n".join(lines), dataset=name, root=root, missing=missing)
 
 
-def _offline(cls, name: str):
-    """A subclass of a PyG/OGB dataset class whose ``download`` refuses to run."""
-
-    def download(self):  # pragma: no cover - only reached if the mirror is incomplete
-        raise DatasetNotFoundError(f"dataset '{name}': raw files are missing and download=False",
-                                   dataset=name)
-
-    return type(cls.__name__, (cls,), {"download": download})
-
-
 def _build_sdcn(entry: dict, root: Path, *, root_source: str,
                 to_undirected: bool) -> tuple[Data, dict]:
     """An SDCN-layout set; features from ``data/<stem>.txt``, else from ``features_from``."""
@@ -265,7 +249,7 @@ def _build_sdcn(entry: dict, root: Path, *, root_source: str,
     folder, missing = locate_files(entry, root)
     if folder is None:
         raise _not_found(entry, root, missing, root_source)
-    verify_files(_expected(entry, folder), dataset=name)
+    verify_files(expected_files(entry, folder), dataset=name)
     stem, source = entry["sdcn_name"], entry.get("features_from")
     x = None
     if source and not (folder / "data" / f"{stem}.txt").is_file():
@@ -279,131 +263,6 @@ def _build_sdcn(entry: dict, root: Path, *, root_source: str,
     if to_undirected:
         data.edge_index = _to_undirected(data.edge_index, num_nodes=data.num_nodes)
     return data, {}
-
-
-# -- building through PyG / OGB --------------------------------------------------------------------
-
-
-def _build(entry: dict, pyg_root: Path, *, allow_download: bool,
-           to_undirected: bool) -> tuple[Data, dict]:
-    kind, name = entry["kind"], entry["name"]
-    pyg_root.mkdir(parents=True, exist_ok=True)
-    if kind == "ogb":
-        return _build_ogb(entry, pyg_root, allow_download=allow_download,
-                          to_undirected=to_undirected)
-    from torch_geometric import datasets as pyg_datasets
-
-    if kind == "planetoid":
-        cls, args = pyg_datasets.Planetoid, {"name": entry["pyg_name"]}
-    elif kind == "amazon":
-        cls, args = pyg_datasets.Amazon, {"name": entry["pyg_name"]}
-    elif kind == "coauthor":
-        cls, args = pyg_datasets.Coauthor, {"name": entry["pyg_name"]}
-    elif kind == "wikics":
-        cls, args = pyg_datasets.WikiCS, {"is_undirected": bool(to_undirected)}
-    else:  # pragma: no cover - guarded by the catalog
-        raise ValueError(f"dataset '{name}' has an unknown kind {kind!r}")
-    if not allow_download:
-        cls = _offline(cls, name)
-    dataset = cls(root=str(pyg_root), **args)
-    data = dataset[0]
-    fixed = {}
-    if kind in ("planetoid", "wikics"):
-        fixed = {k: data[k] for k in ("train_mask", "val_mask", "test_mask")}
-    if to_undirected and kind != "wikics":
-        data.edge_index = _to_undirected(data.edge_index, num_nodes=data.num_nodes)
-    return data, fixed
-
-
-def _import_ogb_offline():
-    """Import ``ogb.nodeproppred`` without its online version check.
-
-    ``ogb/version.py`` starts a thread that asks PyPI whether ogb is outdated (through the
-    ``outdated`` package). Setting ``OUTDATED_IGNORE`` only silences the warning, so the check
-    function is swapped for an offline stub while ogb is first imported.
-    """
-    os.environ.setdefault("OUTDATED_IGNORE", "1")
-    if "ogb.version" not in sys.modules:
-        try:
-            import outdated
-        except ImportError:
-            outdated = None
-        original = getattr(outdated, "check_outdated", None)
-        if outdated is not None:
-            outdated.check_outdated = lambda package, version, *a, **k: (False, version)
-        try:
-            import ogb.version  # noqa: F401
-        finally:
-            if outdated is not None:
-                outdated.check_outdated = original
-    from ogb.nodeproppred import PygNodePropPredDataset
-
-    add_safe = getattr(torch.serialization, "add_safe_globals", None)
-    if add_safe is not None:
-        # torch >= 2.6 loads with weights_only=True; ogb's processed file holds PyG objects.
-        from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
-        from torch_geometric.data.storage import GlobalStorage
-
-        add_safe([DataEdgeAttr, DataTensorAttr, GlobalStorage])
-    return PygNodePropPredDataset
-
-
-def ogb_evaluator(name: str):
-    """OGB's official ``Evaluator`` for ``ogbn-arxiv`` / ``ogbn-products``, imported offline.
-
-    Args:
-        name: the OGB dataset name (``"ogbn-arxiv"`` or ``"ogbn-products"``).
-
-    Returns:
-        ogb.nodeproppred.Evaluator: call ``.eval({"y_true": [n, 1], "y_pred": [n, 1]})``.
-
-    Example:
-        >>> ev = ogb_evaluator("ogbn-arxiv")
-        >>> ev.eval({"y_true": torch.tensor([[1], [2]]), "y_pred": torch.tensor([[1], [0]])})
-        {'acc': 0.5}
-    """
-    if name not in ("ogbn-arxiv", "ogbn-products"):
-        raise ValueError(f"ogb_evaluator: expected 'ogbn-arxiv' or 'ogbn-products', got {name!r}")
-    _import_ogb_offline()
-    from ogb.nodeproppred import Evaluator
-
-    return Evaluator(name)
-
-
-def _build_ogb(entry: dict, pyg_root: Path, *, allow_download: bool,
-               to_undirected: bool) -> tuple[Data, dict]:
-    import shutil
-
-    name = entry["name"]
-    cls = _import_ogb_offline()
-    folder = pyg_root / entry["mirror_folder"]
-    release = folder / "RELEASE_v1.txt"
-    if allow_download:
-        if folder.exists() and not release.exists():
-            shutil.rmtree(folder)  # a half-finished download in our own cache
-    else:
-        cls = _offline(cls, name)
-        if not release.exists():
-            # Without it ogb asks "Will you update the dataset now?" on stdin.
-            release.write_text("written by gcl: raw files linked from the data root\n")
-    with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
-        # ogb prints its progress to stdout, and warns about its own read-only numpy arrays.
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        dataset = cls(name=name, root=str(pyg_root))
-        split_idx = dataset.get_idx_split()
-    data = dataset[0]
-    n = data.num_nodes
-    fixed = {"train_mask": index_to_mask(split_idx["train"], n),
-             "val_mask": index_to_mask(split_idx["valid"], n),
-             "test_mask": index_to_mask(split_idx["test"], n)}
-    if to_undirected:
-        if entry.get("edges_symmetric"):
-            # ogbn-products: ogb already added every reverse edge; sorting is enough, and it
-            # avoids doubling 124M edges before deduplicating them.
-            data.edge_index = coalesce(data.edge_index, num_nodes=n)
-        else:
-            data.edge_index = _to_undirected(data.edge_index, num_nodes=n)
-    return data, fixed
 
 
 # -- standardising ---------------------------------------------------------------------------------

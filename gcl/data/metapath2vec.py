@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._files import path_in, read_cache
 from .._utils import atomic_target
 
 __all__ = ["METAPATH2VEC_DEFAULTS", "metapath2vec_embeddings", "metapath2vec_features"]
@@ -148,6 +149,25 @@ def _cache_key(graph, params: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def _read_embeddings(path: Path, graph, dim: int) -> dict:
+    """The cached embeddings, checked: float arrays of the graph's sizes, nothing pickled."""
+    with np.load(path, allow_pickle=False) as f:
+        stored = {k: torch.from_numpy(f[k]) for k in f.files}
+    expected = {}
+    for p, triples in zip(graph.metapaths, graph.contexts):
+        t, inc = triples[0]
+        expected[f"path_{p}"] = (int(inc.shape[0]), dim)
+        expected[f"type_{t}"] = (int(inc.shape[1]), dim)
+    for key, shape in expected.items():
+        if key not in stored:
+            raise ValueError(f"{path} has no array {key!r}")
+        value = stored[key]
+        if not value.is_floating_point() or tuple(value.shape) != shape:
+            raise ValueError(f"{path}: {key} is {value.dtype} {tuple(value.shape)}, expected "
+                             f"floats of shape {shape}")
+    return stored
+
+
 def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = None,
                           progress: bool = False, **params):
     """The graph with metapath2vec inputs: one target feature matrix per meta-path
@@ -199,11 +219,11 @@ def metapath2vec_features(graph, *, cache: str | os.PathLike | None | bool = Non
         from .storage import cache_dir
 
         folder = Path(cache) if cache is not None else cache_dir() / "hetero" / "metapath2vec"
-        path = folder / f"{graph.name}-{_cache_key(graph, params)}.npz"
+        path = path_in(folder, f"{graph.name}-{_cache_key(graph, params)}.npz")
     stored = None
-    if path is not None and path.is_file():
-        with np.load(path, allow_pickle=False) as f:
-            stored = {k: torch.from_numpy(f[k]) for k in f.files}
+    if path is not None:
+        stored = read_cache(path, lambda f: _read_embeddings(f, graph, params["dim"]),
+                            what="metapath2vec embedding")
     if stored is None:
         stored = {}
         for p, triples in zip(graph.metapaths, graph.contexts):

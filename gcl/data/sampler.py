@@ -10,12 +10,14 @@ runs wherever torch does. With ``backend="pyg"`` it wraps ``NeighborLoader`` ins
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor
 
-from .._utils import check_positive
+from .._graphs import edge_attribute_keys
+from .._utils import check_positive, excerpt
 
 __all__ = ["NeighborSampler", "sample_neighbors"]
 
@@ -101,10 +103,16 @@ class NeighborSampler:
                  backend: str = "torch") -> None:
         if not hasattr(data, "edge_index") or data.edge_index is None:
             raise ValueError("NeighborSampler needs a graph with edge_index")
-        self.num_neighbors = [int(k) for k in num_neighbors]
-        if not self.num_neighbors or any(k == 0 or k < -1 for k in self.num_neighbors):
-            raise ValueError(f"num_neighbors must be a non-empty list of positive counts (or -1 for "
-                             f"all neighbours), got {list(num_neighbors)}")
+        try:
+            counts = None if isinstance(num_neighbors, str) else list(num_neighbors)
+        except TypeError:
+            counts = None
+        if not counts or any(isinstance(k, bool) or not isinstance(k, numbers.Integral)
+                             or k == 0 or k < -1 for k in counts):
+            raise ValueError(f"num_neighbors must be a non-empty list of positive integer counts "
+                             f"(or -1 for all neighbours), got {excerpt(num_neighbors)}; a "
+                             "fractional fan-out is not rounded for you")
+        self.num_neighbors = [int(k) for k in counts]
         self.batch_size = int(check_positive(batch_size, "batch_size", "NeighborSampler",
                                              integer=True))
         if backend not in ("torch", "pyg", "auto"):
@@ -113,6 +121,13 @@ class NeighborSampler:
         n = int(data.num_nodes)
         if input_nodes is None:
             input_nodes = torch.arange(n)
+        elif not isinstance(input_nodes, Tensor) or input_nodes.is_floating_point() \
+                or input_nodes.is_complex():
+            kind = input_nodes.dtype if isinstance(input_nodes, Tensor) else \
+                type(input_nodes).__name__
+            raise ValueError(f"input_nodes must be a boolean mask or a tensor of integer node "
+                             f"ids, got {kind}; convert ids with .long() yourself if they are "
+                             "whole numbers")
         elif input_nodes.dtype == torch.bool:
             if input_nodes.numel() != n:
                 raise ValueError(f"input_nodes mask has {input_nodes.numel()} entries for {n} nodes")
@@ -192,13 +207,13 @@ class NeighborSampler:
         batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]),
                      num_nodes=n_id.numel())
         e_id = torch.cat(edge_ids)
-        num_edges = self.data.edge_index.size(1)
+        edge_keys = set(edge_attribute_keys(self.data))
         for key, value in self.data.items():
             if key == "edge_index" or not isinstance(value, Tensor) or value.dim() == 0:
                 continue
-            if value.size(0) == n and key != "edge_index":
-                batch[key] = value[n_id]
-            elif "edge" in key and value.size(0) == num_edges:
+            if key in edge_keys:
                 batch[key] = value[e_id]
+            elif value.size(0) == n:
+                batch[key] = value[n_id]
         batch.n_id, batch.e_id, batch.batch_size = n_id, e_id, int(seeds.numel())
         return batch

@@ -26,7 +26,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .._utils import check_allocation
+
 __all__ = ["random_split", "parse_split", "SplitSpec", "index_to_mask"]
+
+#: the most random splits :func:`random_split` draws
+MAX_SPLITS = 10_000
 
 
 def _check_ratio(value, name: str) -> float:
@@ -98,6 +103,12 @@ def random_split(num_nodes: int, train_ratio: float = 0.1, val_ratio: float = 0.
             f"train_ratio={train_ratio} and val_ratio={val_ratio} of {num_nodes} nodes leave no "
             "node for testing; use smaller ratios"
         )
+    if num_splits > MAX_SPLITS:
+        raise ValueError(f"num_splits={num_splits} is more than the {MAX_SPLITS} random splits "
+                         "gcl draws at most; use fewer splits")
+    check_allocation(3 * num_nodes * num_splits + 8 * num_nodes,
+                     f"{num_splits} random splits of {num_nodes} nodes (three [N, S] masks)",
+                     "use fewer splits (num_splits)")
     gen = torch.Generator().manual_seed(seed)
     shape = (num_nodes, num_splits)
     train = torch.zeros(shape, dtype=torch.bool)

@@ -11,9 +11,11 @@ Three places matter:
   class expects. The class is pointed at the mirror, so its ``processed/`` folder lands in the
   cache and the data root is never touched.
 
-Raw files are checked against the sha256 and size of the catalog on first use. The result is
-remembered in ``<cache>/verified.json`` keyed by path, size and modification time, so later loads
-do not hash 30 MB files again.
+Raw files are checked against the sha256 and size of the catalog. For the quick check of every
+load, the result is remembered in ``<cache>/verified.json`` keyed by path, size and modification
+time, so later loads do not hash 30 MB files again; right before a dataset class reads the raw
+files (some readers unpickle them: Planetoid's), they are hashed again, whatever the stamp says
+(``always_hash=True``).
 """
 
 from __future__ import annotations
@@ -208,16 +210,19 @@ def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
 
 
 def verify_files(files: Iterable[tuple[Path, str | None, int | None]], *,
-                 dataset: str = "dataset") -> None:
+                 dataset: str = "dataset", always_hash: bool = False) -> None:
     """Check files against their expected sha256 and size, remembering what was verified.
 
     A file whose path, size and modification time match an entry of ``<cache>/verified.json`` is
-    not hashed again. Files without an expected hash are not hashed: their size is checked when
+    not hashed again, unless ``always_hash``: a same-size replacement with a restored
+    modification time passes the stamp, so files about to go through a reader that can unpickle
+    are always hashed. Files without an expected hash are not hashed: their size is checked when
     it is known, else only their existence.
 
     Args:
         files: ``(path, expected_sha256 or None, expected_size or None)`` triples.
         dataset: the dataset name used in error messages.
+        always_hash: hash every file, ignoring the remembered results (default: ``False``).
 
     Raises:
         DatasetNotFoundError: when a file does not exist.
@@ -256,7 +261,7 @@ def verify_files(files: Iterable[tuple[Path, str | None, int | None]], *,
             stamp = _read_json(stamp_path)
         key = str(path.resolve())
         rec = stamp.get(key)
-        if (isinstance(rec, dict) and rec.get("size") == st.st_size
+        if (not always_hash and isinstance(rec, dict) and rec.get("size") == st.st_size
                 and rec.get("mtime_ns") == st.st_mtime_ns and isinstance(rec.get("sha256"), str)):
             actual = rec["sha256"]
         else:

@@ -30,8 +30,10 @@ def kmeans_clustering(z: Tensor, y: Any, *, num_clusters: int | None = None, n_i
 
     Args:
         z: embeddings ``[N, d]``.
-        y: integer labels ``[N]`` (or ``[N, 1]``), any ids.
-        num_clusters: ``k`` (default: the number of distinct labels).
+        y: integer labels ``[N]`` (or ``[N, 1]``), any non-negative ids; a negative label
+            marks an unlabelled node: it is clustered with the others but not scored, and it
+            is not a class.
+        num_clusters: ``k`` (default: the number of distinct non-negative labels).
         n_init: k-means restarts per seed, the best inertia kept (default: 10).
         seeds: k-means random states, one run each (default: ``range(10)``).
         normalize: L2-normalise each embedding first, i.e. cluster by cosine similarity
@@ -72,8 +74,12 @@ def kmeans_clustering(z: Tensor, y: Any, *, num_clusters: int | None = None, n_i
     if labels.dtype.kind not in "iu":
         raise ValueError(f"labels y must hold integer class ids, got dtype {labels.dtype}")
     n = z.size(0)
+    labelled = labels >= 0
+    if not labelled.any():
+        raise ValueError("labels y are all negative (unlabelled): there is nothing to score the "
+                         "clustering against")
     if num_clusters is None:
-        num_clusters = int(np.unique(labels).size)
+        num_clusters = int(np.unique(labels[labelled]).size)
     check_positive(num_clusters, "num_clusters", "kmeans_clustering", integer=True)
     if num_clusters > n:
         raise ValueError(f"num_clusters={num_clusters} exceeds the number of nodes ({n})")
@@ -91,5 +97,5 @@ def kmeans_clustering(z: Tensor, y: Any, *, num_clusters: int | None = None, n_i
     per_seed = []
     for s in seeds:
         pred = KMeans(n_clusters=num_clusters, n_init=n_init, random_state=s).fit_predict(x)
-        per_seed.append(clustering_scores(labels, pred))
+        per_seed.append(clustering_scores(labels[labelled], pred[labelled]))
     return {key: summarize([r[key] for r in per_seed]) for key in ("acc", "nmi", "ari", "f1")}

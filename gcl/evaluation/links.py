@@ -21,6 +21,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
+from .._graphs import edge_attribute_keys
 from .._utils import check_positive
 from .metrics import summarize
 
@@ -144,11 +145,8 @@ def split_edges(data: Data, test_ratio: float = 0.1, val_ratio: float = 0.0, *,
 
     train_edges = to_undirected(pairs(torch.cat([train_k, loops])), num_nodes=n)
     train = data.clone()
-    for key in list(train.keys()):
-        value = train[key]
-        if key != "edge_index" and isinstance(value, Tensor) and value.dim() > 0 \
-                and "edge" in key and value.size(0) == ei.size(1):
-            del train[key]  # per-edge attributes no longer line up
+    for key in edge_attribute_keys(data):
+        del train[key]  # per-edge attributes no longer line up
     train.edge_index = train_edges.to(data.edge_index.device)
     neg = sample_non_edges(ei, n, n_test + n_val, generator=gen)
     return LinkSplit(train, pairs(test_k), neg[:, :n_test], pairs(val_k), neg[:, n_test:])

@@ -14,14 +14,14 @@ Python overhead.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._utils import check_positive, make_generator, resolve_device
+from .._utils import check_allocation, check_positive, make_generator, resolve_device
+from ._checks import _check_disjoint, _check_embeddings, _check_labels, _Split, _split_indices
 from .metrics import classification_scores, summarize
 
 __all__ = ["LogisticRegression", "linear_probe"]
@@ -92,111 +92,6 @@ class LogisticRegression(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_dim={self.in_dim}, num_classes={self.num_classes}"
-
-
-# -- input checks ------------------------------------------------------------------------------
-
-
-@dataclass
-class _Split:
-    """Node sets of one role (train/val/test) for ``S`` splits, padded to one length."""
-
-    idx: Tensor       # [S, n_max] node indices (0 where padded)
-    valid: Tensor     # [S, n_max] bool, False where padded
-    counts: Tensor    # [S] number of nodes per split
-
-    @property
-    def num_splits(self) -> int:
-        return self.idx.size(0)
-
-
-def _check_embeddings(z: Any) -> Tensor:
-    if not isinstance(z, Tensor):
-        raise ValueError(f"embeddings z must be a torch.Tensor, got {type(z).__name__}")
-    if z.dim() != 2:
-        raise ValueError(f"embeddings z must be a 2-D [num_nodes, dim] tensor, got shape "
-                         f"{list(z.shape)}")
-    if z.size(0) == 0 or z.size(1) == 0:
-        raise ValueError(f"embeddings z are empty (shape {list(z.shape)})")
-    if not z.is_floating_point():
-        raise ValueError(f"embeddings z must be a floating tensor, got {z.dtype}; use z.float()")
-    finite = torch.isfinite(z)
-    if not bool(finite.all()):
-        bad = (~finite).any(dim=1).nonzero().flatten()
-        raise ValueError(
-            f"embeddings z hold NaN or infinite values in {bad.numel()} row(s) (first: node "
-            f"{int(bad[0])}); the encoder probably diverged: lower its learning rate"
-        )
-    return z
-
-
-def _check_labels(y: Any, n: int) -> Tensor:
-    if not isinstance(y, Tensor):
-        y = torch.as_tensor(y)
-    if y.dim() == 2 and y.size(1) == 1:  # OGB-style [N, 1]
-        y = y.view(-1)
-    if y.dim() != 1:
-        raise ValueError(f"labels y must be a 1-D [num_nodes] tensor, got shape {list(y.shape)}")
-    if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool:
-        raise ValueError(f"labels y must hold integer class ids, got dtype {y.dtype}; use y.long()")
-    if y.numel() != n:
-        raise ValueError(
-            f"labels y have {y.numel()} entries but the embeddings z have {n} rows; "
-            "they need one label per embedded node"
-        )
-    return y.long()
-
-
-def _split_indices(mask: Any, n: int, name: str) -> _Split:
-    """Turn a bool [N] / bool [N, S] mask or a 1-D index tensor into padded per-split indices."""
-    if not isinstance(mask, Tensor):
-        try:
-            mask = torch.as_tensor(mask)
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise ValueError(f"{name} must be a boolean mask or an index tensor, got "
-                             f"{type(mask).__name__}") from err
-    mask = mask.detach().cpu()
-    if mask.dtype == torch.bool:
-        if mask.dim() == 1:
-            if mask.numel() != n:
-                raise ValueError(f"{name} is a boolean mask of length {mask.numel()} but there "
-                                 f"are {n} nodes; it needs one entry per node")
-            columns = [mask.nonzero().flatten()]
-        elif mask.dim() == 2:
-            if mask.size(0) != n:
-                hint = (f"; it looks transposed: pass {name}.t()" if mask.size(1) == n else "")
-                raise ValueError(f"{name} has shape {list(mask.shape)} but a multi-split mask "
-                                 f"must be [num_nodes={n}, num_splits]{hint}")
-            columns = [mask[:, s].nonzero().flatten() for s in range(mask.size(1))]
-            if not columns:
-                raise ValueError(f"{name} has shape {list(mask.shape)}: no splits at all")
-        else:
-            raise ValueError(f"{name} must be a boolean [N] or [N, num_splits] mask, got shape "
-                             f"{list(mask.shape)}")
-    elif mask.dtype in (torch.int8, torch.int16, torch.int32, torch.int64):
-        if mask.dim() != 1:
-            raise ValueError(f"{name} as an index tensor must be 1-D, got shape "
-                             f"{list(mask.shape)}; for several splits pass a boolean "
-                             "[num_nodes, num_splits] mask")
-        if mask.numel() and (int(mask.min()) < 0 or int(mask.max()) >= n):
-            bad = int(mask.min()) if int(mask.min()) < 0 else int(mask.max())
-            raise ValueError(f"{name} holds node index {bad}, outside [0, {n - 1}]")
-        columns = [mask.long()]
-    else:
-        raise ValueError(f"{name} must be a boolean mask or an integer index tensor, got dtype "
-                         f"{mask.dtype}; convert it with .bool() (a mask) or .long() (indices)")
-    for s, col in enumerate(columns):
-        if col.numel() == 0:
-            which = f" (split {s})" if len(columns) > 1 else ""
-            raise ValueError(f"{name}{which} selects no nodes: every split needs at least one")
-    counts = torch.tensor([c.numel() for c in columns])
-    width = int(counts.max())
-    idx = torch.zeros(len(columns), width, dtype=torch.long)
-    valid = torch.zeros(len(columns), width, dtype=torch.bool)
-    for s, col in enumerate(columns):
-        idx[s, : col.numel()] = col
-        valid[s, : col.numel()] = True
-    return _Split(idx, valid, counts)
 
 
 def _check_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
@@ -279,14 +174,14 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     train = _split_indices(train_mask, n, "train_mask")
     test = _split_indices(test_mask, n, "test_mask")
     val = None if val_mask is None else _split_indices(val_mask, n, "val_mask")
-    parts = {"train_mask": train, "test_mask": test}
-    if val is not None:
-        parts["val_mask"] = val
+    parts = {"train_mask": train, "val_mask": val, "test_mask": test}
+    parts = {k: p for k, p in parts.items() if p is not None}
     many = {k: p.num_splits for k, p in parts.items() if p.num_splits > 1}
     if len(set(many.values())) > 1:
         raise ValueError(f"the masks disagree on the number of splits: {many}; give every mask "
                          "the same number of columns (or one column, shared by all splits)")
     num_splits = max(p.num_splits for p in parts.values())
+    _check_disjoint(parts, n, num_splits)
 
     y_cpu = y.detach().cpu()
     used = torch.cat([p.idx[p.valid] for p in parts.values()])
@@ -303,6 +198,12 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
             raise ValueError(f"label {int(used_y.max())} is out of range for "
                              f"num_classes={num_classes}")
 
+    width = max(int(p.counts.max()) for p in parts.values())
+    check_allocation(4 * num_splits * num_classes * (2 * width + 4 * d),
+                     f"a linear probe over {num_classes} classes (labels up to "
+                     f"{num_classes - 1}) and {num_splits} split(s)",
+                     "give labels as dense class ids 0..C-1 (torch.unique(y, "
+                     "return_inverse=True)[1]) or fewer splits")
     dev = z.device if device is None else resolve_device(device)
     # inference-mode embeddings and callers under no_grad both work: the probe makes its own
     # autograd graph from fresh tensors.

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .._files import excerpt
+from .._yaml import check_config_types, parse_yaml_value, read_config_file, shipped_values
+
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
            "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS", "RUN_KEYS", "PROBE_KEYS"]
 
@@ -27,6 +30,9 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 #: the features when the data is loaded.
 GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs",
                 "normalize_features")
+#: the kind of value each generic key takes (checked with gcl._yaml.check_config_types)
+_GENERIC_KINDS = {"pot": False, "kappa": 0.5, "pot_sound": False, "monitor_every": 0,
+                  "monitor_probe_epochs": 0, "normalize_features": False}
 #: The protocol keys of the two-view methods: training length, feature normalisation, the linear
 #: probe and k-means evaluation, and held-out link prediction (``task: link``).
 PROBE_KEYS = ("epochs", "probe_epochs", "probe_lr", "probe_eval_every", "clustering", "task",
@@ -110,7 +116,7 @@ class Method:
             close = {k: difflib.get_close_matches(k, accepted, n=1) for k in unknown}
             hints = "; ".join(f"{k!r}: did you mean {c[0]!r}?" for k, c in close.items() if c)
             raise ValueError(
-                f"unknown config key(s) {unknown} in {source} for method {self.name!r}"
+                f"unknown config key(s) {excerpt(unknown)} in {source} for method {self.name!r}"
                 + (f" ({hints})" if hints else "") + f"; accepted keys: {sorted(accepted)}")
 
 
@@ -196,20 +202,7 @@ def recipe_kwargs(recipe: Callable, config: dict) -> dict:
 
 
 def _read_yaml(path: Path) -> dict:
-    import yaml
-
-    try:
-        with open(path) as fh:
-            content = yaml.safe_load(fh)
-    except FileNotFoundError as err:
-        raise FileNotFoundError(f"config file not found: {path}") from err
-    except yaml.YAMLError as err:
-        raise ValueError(f"config file {path} is not valid YAML: {err}") from err
-    if content is None:
-        return {}
-    if not isinstance(content, dict):
-        raise ValueError(f"config file {path} must hold a mapping of keys to values")
-    return content
+    return read_config_file(path)  # bounded: size, depth, YAML aliases; folders, binary files
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -228,19 +221,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         >>> parse_override("drop_edge=[0.3, 0.2]")
         ('drop_edge', [0.3, 0.2])
     """
-    import yaml
-
     if "=" not in text:
-        raise ValueError(f"override {text!r} must look like key=value")
+        raise ValueError(f"override {excerpt(text)} must look like key=value")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
-        raise ValueError(f"override {text!r} has an empty key")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError as err:
-        raise ValueError(f"override {text!r}: cannot parse the value: {err}") from err
-    return key, value
+        raise ValueError(f"override {excerpt(text)} has an empty key")
+    return key, parse_yaml_value(raw, f"override {excerpt(text)}")
 
 
 def load_config(method: str, dataset: str, path: str | Path | None = None,
@@ -270,9 +257,13 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
     config = spec.defaults()
+    # the kind of value each key takes: the recipe's default, else the shipped value
+    reference = {**_GENERIC_KINDS, **shipped_values(shipped),
+                 **{k: v for k, v in config.items() if v is not None}}
 
     def merge(layer: dict, source: str) -> None:
         spec.check_keys(layer, source)
+        check_config_types(layer, reference, source)
         config.update(copy.deepcopy(layer))
 
     merge(shipped.get("defaults", {}) or {}, str(spec.config_file))

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .._files import read_cache
+from .._paths import path_in
 from .._utils import atomic_target, check_positive
 from ..objectives.base import Step
 from ..training import TrainingModule
@@ -265,13 +267,11 @@ class DeepClusteringModule(TrainingModule):
                 ae.enc_3.out_features, ae.z_layer.out_features]
         key = f"{name}-{_fingerprint(x)}-{'x'.join(map(str, dims))}-e{p['epochs']}" \
               f"-b{p['batch_size']}-lr{p['lr']}-s{p['seed']}"
-        path = cache_dir() / "pamc-pretrain" / f"{key}.pt"
-        if path.is_file():
-            try:
-                return load_autoencoder_state(path, ae)
-            except ValueError as err:
-                warnings.warn(f"{err}; pretraining again and replacing the cached file",
-                              RuntimeWarning, stacklevel=3)
+        path = path_in(cache_dir() / "pamc-pretrain", f"{key}.pt")
+        state = read_cache(path, lambda f: load_autoencoder_state(f, ae),
+                           what="PamC pretrained autoencoder")
+        if state is not None:
+            return state
         pretrain_autoencoder(ae, x, epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"],
                              seed=p["seed"])
         state = {k: v.detach().cpu() for k, v in ae.autoencoder_state().items()}

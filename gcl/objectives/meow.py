@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from .._utils import check_positive
+from .._utils import check_cluster_count, check_positive
 from .base import Objective
 
 __all__ = ["torch_kmeans", "cluster_concentration", "weighted_info_nce", "proto_nce",
@@ -264,7 +264,8 @@ class MEOWLoss(Objective):
         """``(assign, centroids, phi)`` per clustering of ``v``."""
         out = []
         for m, k in enumerate(self.num_clusters):
-            assign, cent, score = torch_kmeans(v.detach(), min(k, v.shape[0]), niter=self.niter,
+            k = check_cluster_count(k, v.shape[0], "num_clusters", "MEOWLoss")
+            assign, cent, score = torch_kmeans(v.detach(), k, niter=self.niter,
                                                nredo=self.nredo, seed=m)
             out.append((assign, cent, cluster_concentration(score, assign, cent.shape[0],
                                                             self.tau)))

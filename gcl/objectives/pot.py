@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._utils import check_positive
+from .._utils import check_positive, check_probability
 from .base import Regularizer, Step
 
 __all__ = ["AdjacencyBox", "drop_budget", "adjacency_box", "relaxation", "pot_score", "POT",
@@ -489,9 +489,8 @@ class POT(Regularizer):
     def __init__(self, kappa: float = 0.5, *, augment: Sequence | None = None,
                  drop_probs: Sequence | None = None, pot_batch: int | None = None,
                  sound: bool = False) -> None:
+        kappa = check_probability(kappa, "kappa", "POT")  # named as the user knows it
         super().__init__(weight=kappa)
-        if not 0.0 <= float(kappa) <= 1.0:
-            raise ValueError(f"POT: kappa must be in [0, 1], got {kappa}")
         self.kappa = float(kappa)
         for name, pair in (("augment", augment), ("drop_probs", drop_probs)):
             if pair is not None and (not isinstance(pair, (list, tuple)) or len(pair) != 2):
