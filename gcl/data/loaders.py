@@ -4,7 +4,8 @@ How a load works:
 
 1. the name is mapped to its catalog entry (:func:`gcl.data.canonical_name`);
 2. the raw files are looked up under the data root (:func:`gcl.data.resolve_root`), else in the
-   cache's download folder of an earlier ``download=True``; when they are missing,
+   package's embedded copy (Cora, :mod:`gcl.data.embedded`; every file hashed before each use),
+   else in the cache's download folder of an earlier ``download=True``; when they are missing,
    :class:`DatasetNotFoundError` says which files, where, and how to get them;
 3. the files are checked against the catalog's sha256 and size (once per file version);
 4. a cache mirror of symlinks is built under ``<cache>/<name>/`` and the PyG or OGB dataset class
@@ -37,6 +38,8 @@ from .catalog import (
     downloaded_files,
     locate_files,
 )
+from .embedded import embedded_folder
+from .registry import registered_graph
 from .splits import SplitSpec, index_to_mask, parse_split, random_split
 from .storage import (
     DatasetNotFoundError,
@@ -75,7 +78,8 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         name: a dataset name or alias, case-insensitive (``"cora"``, ``"citeseer"``,
             ``"pubmed"``, ``"amazon-photo"``, ``"amazon-computers"``, ``"coauthor-cs"``,
             ``"coauthor-physics"``, ``"wikics"``, ``"ogbn-arxiv"``, ``"ogbn-products"``,
-            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...). The
+            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...), or the name
+            of a graph of your own registered with :func:`gcl.data.register_graph`. The
             heterogeneous ``"acm"``, ``"dblp"``, ``"aminer"``, ``"imdb"``, ``"heco-acm"``, ...
             return a :class:`gcl.data.MetaPathGraph` (see :func:`gcl.data.load_hetero`; the
             split arguments do not apply: their 20/40/60 splits are fixed).
@@ -119,6 +123,12 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         >>> data.name, data.split_name, int(data.train_mask.sum())
         ('synthetic', 'random-0.1-0.1', 20)
     """
+    user_graph = registered_graph(name)
+    if user_graph is not None:  # a graph of the user's own (gcl.data.register_graph)
+        from .user import load_registered
+
+        return load_registered(user_graph, name=name, split=split, split_seed=split_seed,
+                               num_splits=num_splits, normalize_features=normalize_features)
     canonical = canonical_name(name)
     entry = dataset_entry(canonical)
     kind = entry["kind"]
@@ -185,6 +195,8 @@ def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
         return _build_sdcn(entry, root, root_source=root_source, to_undirected=to_undirected)
     mirror_folder = entry.get("mirror_folder", ".")
     folder, missing = locate_files(entry, root)
+    if folder is None:  # a copy shipped in the package (Cora), hashed before every use
+        folder = embedded_folder(entry)
     if folder is not None:
         verify_files(_expected(entry, folder), dataset=name)
         digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
