@@ -36,12 +36,14 @@ class Method:
         name: the method's name (``gcl train --method NAME``).
         build: ``build(config, data) -> Pipeline``.
         config_file: YAML file with ``defaults`` and per-dataset ``datasets`` sections.
-        description: one line for ``gcl train --help``.
+        description: one line for ``gcl methods`` (default: the configuration file's
+            ``method.description``).
         evaluate: ``evaluate(pipeline, data, config, seed) -> dict`` of metric summaries
             (default: linear probe and k-means clustering on the clean-graph embeddings).
         fit: ``fit(pipeline, data, config) -> History`` (default: ``pipeline.fit`` for
             ``config["epochs"]`` epochs).
-        datasets: dataset names the method is configured for (informative).
+        datasets: dataset names the method is configured for (informative; default: the
+            catalog datasets its configuration file has a section for).
 
     Example:
         >>> from gcl.methods import get_method
@@ -57,6 +59,14 @@ class Method:
     evaluate: Callable | None = None
     fit: Callable | None = None
     datasets: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        # the configuration file's ``method`` header (gcl.manifest) fills what is not given
+        from ..manifest import method_about
+
+        about = method_about(self.config_file)
+        self.description = self.description or about["description"]
+        self.datasets = tuple(self.datasets) or about["datasets"]
 
 
 def register(method: Method) -> Method:

@@ -104,7 +104,4 @@ register(Method(
     name="gca",
     build=build_gca,
     config_file=CONFIG_DIR / "gca.yaml",
-    description="GCA: centrality-adaptive edge dropping and feature masking, InfoNCE",
-    datasets=("cora", "citeseer", "amazon-photo", "amazon-computers", "coauthor-cs", "wikics",
-              "synthetic"),
 ))
