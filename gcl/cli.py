@@ -1,15 +1,16 @@
 """The ``gcl`` command.
 
 Subcommands:
-    gcl train     train and evaluate a method on a dataset, write a result record
+    gcl train     train and evaluate a method on a dataset or your own graph, write a result record
     gcl reproduce run a method's paper protocol, add its record to results/, regenerate the docs
     gcl datasets  list the catalog and what is available at the data root
     gcl methods   list the registered methods
     gcl plot      training curves and a t-SNE of the embeddings from a result record
-    gcl demo      GRACE on Cora (or the synthetic graph when Cora is missing), with a short table
+    gcl demo      GRACE on Cora (the copy shipped with gcl when no data root has it), with a table
 
 Errors in user input (unknown names, missing files, bad values) print one line and exit with
-status 2; set ``GCL_DEBUG=1`` for the full traceback.
+status 2; warnings print one line each; Ctrl-C prints where training stopped and exits with
+status 130. Set ``GCL_DEBUG=1`` for the full traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import datetime as _dt
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
+
+from .cli_train import add_graph_args, graph_from_args, run_from_args
 
 __all__ = ["main", "build_parser", "format_metrics_table"]
 
@@ -95,11 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("train", formatter_class=_Formatter,
-                       help="train and evaluate a method on a dataset",
+                       help="train and evaluate a method on a dataset or your own graph",
                        description="Train a method with its per-dataset configuration, evaluate "
-                                   "it with its paper's protocol, and write a result record.")
+                                   "it with its paper's protocol, and write a result record. The "
+                                   "graph is a catalog dataset (--dataset) or your own (--data "
+                                   "FILE.pt, or --edges FILE with --features and --labels).")
     p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
-    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
+    add_graph_args(p)
     _add_common_run_args(p)
     p.add_argument("--out", default=None, metavar="RESULT.json",
                    help="result record path (default: runs/<method>-<dataset>-<time>.json)")
@@ -198,9 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List the registered methods and their configured datasets.")
 
     p = sub.add_parser("demo", formatter_class=_Formatter,
-                       help="GRACE on Cora (synthetic graph when Cora is missing)",
-                       description="Train GRACE on Cora with its paper configuration when the "
-                                   "data root has Cora, otherwise on the synthetic graph, and "
+                       help="GRACE on Cora, with a short table",
+                       description="Train GRACE on Cora with its paper configuration (from the "
+                                   "data root, else the copy shipped with gcl), seeded, and "
                                    "print a short table.")
     p.add_argument("--runs", type=int, default=1, help="independent runs")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
@@ -263,20 +269,20 @@ def _overrides(args) -> dict:
     return out
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
 def _cmd_train(args) -> int:
-    from .methods import run
     from .results import write_json
 
-    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    dataset = graph_from_args(args)
     save_emb = args.save_emb
     if args.plot and not save_emb:
-        save_emb = Path(args.plot) / f"{args.method}-{args.dataset}-embeddings.pt"
-    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
-                 runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=log, save_embeddings=save_emb,
-                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume)
-    out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
+        save_emb = Path(args.plot) / f"{args.method}-{dataset}-embeddings.pt"
+    record = run_from_args(args, dataset, args.runs, _overrides(args),
+                           None if args.quiet else _stderr, save_embeddings=save_emb)
+    out = Path(args.out) if args.out else _default_out(record["method"], record["dataset"])
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
     write_json(record, out)
@@ -302,19 +308,12 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .methods import run
     from .reporting import write_reproduction
     from .results import write_json
 
-    overrides = _overrides(args)
-    if args.label is None and overrides.get("pot"):
+    if args.label is None and _overrides(args).get("pot"):
         args.label = f"{args.method.upper()}+POT"
-    record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
-                 runs=args.seeds,
-                 seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=lambda msg: print(msg, file=sys.stderr),
-                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume)
+    record = run_from_args(args, args.dataset, args.seeds, _overrides(args), _stderr)
     if args.config:
         record["config_file"] = args.config
     if args.label:
@@ -325,7 +324,7 @@ def _cmd_reproduce(args) -> int:
         record["protocol"] = LINK_PROTOCOL
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = re.sub(r"[^a-z0-9._]+", "-", (args.label or record["method"]).lower()).strip("-")
-    out = Path(args.results_dir) / record["method"] / f"{name}-{args.dataset}-{stamp}.json"
+    out = Path(args.results_dir) / record["method"] / f"{name}-{record['dataset']}-{stamp}.json"
     write_json(record, out)
     page = write_reproduction(args.results_dir, args.docs)
     print(format_metrics_table(record))
@@ -384,6 +383,8 @@ def _cmd_datasets(args) -> int:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         state = "available" if r["available"] else "missing"
+        if r["source"] == "embedded":
+            state += " (the copy shipped with gcl)"
         line = f"  {r['name']:<{width}}  {state}"
         if not r["available"] and r.get("missing"):
             missing = r["missing"]
@@ -395,36 +396,43 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_methods(_args) -> int:
-    from .methods import available_methods, get_method
+    from .manifest import shipped_methods
 
-    for name in available_methods():
-        spec = get_method(name)
-        print(f"{name:<10} {spec.description}")
-        if spec.datasets:
-            print(f"{'':<10} configured for: {', '.join(spec.datasets)}")
+    for name, about in shipped_methods().items():
+        print(f"{name:<13} {about['description']}")
+        print(f"{'':<13} trains on {about['graph']} graphs; configured for: "
+              f"{', '.join(about['datasets']) or 'no catalog dataset'}")
     return 0
 
 
 def _cmd_demo(args) -> int:
-    from .data import DatasetNotFoundError, load
+    from .data import dataset_status
     from .methods import run
     from .results import write_json
 
-    dataset = "cora"
-    try:
-        load("cora", root=args.data_root)
-    except DatasetNotFoundError as err:
-        print(f"Cora is not available ({str(err).splitlines()[0]}); "
-              "running on the synthetic planted-partition graph instead.", file=sys.stderr)
-        dataset = "synthetic"
-    print(f"gcl demo: GRACE on {dataset}", file=sys.stderr)
-    record = run("grace", dataset, runs=args.runs, device=args.device, data_root=args.data_root,
-                 log=lambda msg: print(msg, file=sys.stderr))
-    out = Path(args.out) if args.out else _default_out("grace", dataset)
+    source = next(r for r in dataset_status(args.data_root) if r["name"] == "cora")
+    where = "the copy shipped with gcl" if source["source"] == "embedded" else source["location"]
+    _stderr(f"gcl demo: GRACE on Cora ({where}), seeds {list(range(args.runs))}")
+    record = run("grace", "cora", runs=args.runs, device=args.device, data_root=args.data_root,
+                 log=_stderr)
+    out = Path(args.out) if args.out else _default_out("grace", "cora")
     write_json(record, out)
     print(format_metrics_table(record))
     print(f"result record: {out}")
     return 0
+
+
+def _one_line_warning(command: str):
+    """Warnings as one line each, ``gcl COMMAND: warning: ...`` (not Python's two lines with a
+    source path); ``GCL_DEBUG=1`` keeps Python's format."""
+    if os.environ.get("GCL_DEBUG"):
+        return warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"gcl {command}: warning: {text}", file=file or sys.stderr)
+
+    return show
 
 
 _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
@@ -455,7 +463,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        if os.environ.get("GCL_DEBUG"):
+            raise
+        if args.command not in ("train", "reproduce"):  # those two said where they stopped
+            _stderr(f"gcl {args.command}: interrupted")
+        return 130
     except (ValueError, FileNotFoundError) as err:
         if os.environ.get("GCL_DEBUG"):
             raise
