@@ -225,11 +225,18 @@ def _not_found(entry: dict, root: Path, missing: list[Path], root_source: str):
     name, folder = entry["name"], root / entry["folder"]
     expected = [folder / f["path"] for f in entry["files"]]
     missing_set = set(missing)
-    lines = [
-        f"dataset '{name}' is not available: {len(missing)} of {len(expected)} file(s) missing "
-        f"under the data root {root} (first missing: {missing[0]})",
-        f"The data root came from {root_source}. Looked for:",
-    ]
+    if not root.is_dir():
+        where = (f"the data root {root} does not exist" if not root.exists() else
+                 f"the data root {root} is not a folder")
+        lines = [f"dataset '{name}' is not available: {where} (it came from {root_source}). "
+                 "Point --data-root (or GCL_DATA) at the folder holding the datasets; the "
+                 "files it would need:"]
+    else:
+        lines = [
+            f"dataset '{name}' is not available: {len(missing)} of {len(expected)} file(s) "
+            f"missing under the data root {root} (first missing: {missing[0]})",
+            f"The data root came from {root_source}. Looked for:",
+        ]
     lines += [f"  [{'missing' if p in missing_set else 'found  '}] {p}" for p in expected]
     for alt in entry.get("alt_folders", []):
         lines.append(f"  (also looked for the same files under {root / alt})")
