@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
     p.add_argument("--out", default=None, metavar="RESULT.json",
-                   help="result record path (default: runs/grace-<dataset>-<time>.json)")
+                   help="result record path (default: runs/grace-cora-<time>.json)")
     return parser
 
 

@@ -109,12 +109,12 @@ def graph_from_args(args) -> str:
     _refuse_unused(args)
     if args.dataset is not None:
         return args.dataset
-    from .data.registry import register_graph
+    from .data.registry import check_graph_name, register_graph
     from .data.user import from_files, prepare_graph
     from .data.user_io import read_graph_file
 
     path = Path(args.data if args.data is not None else args.edges)
-    name = args.name or path.stem
+    name = check_graph_name(args.name or path.stem)
     if args.edges is not None:
         graph = from_files(path, args.features, args.labels, directed=args.directed, name=name,
                            split=None)

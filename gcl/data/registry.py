@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["register_graph", "unregister_graph", "registered_graph", "registered_graph_kind",
+__all__ = ["register_graph", "check_graph_name", "unregister_graph", "registered_graph",
+           "registered_graph_kind",
            "registered_names"]
 
 _GRAPHS: dict = {}
@@ -53,6 +54,28 @@ def register_graph(name: str, graph) -> str:
         ...
         ValueError: graph name 'cora' is a catalog dataset ...
     """
+    check_graph_name(name)
+    _kind(graph)
+    _GRAPHS[name] = graph
+    return name
+
+
+def check_graph_name(name: str) -> str:
+    """Check a name for :func:`register_graph` (before reading any file).
+
+    Args:
+        name: the proposed name.
+
+    Returns:
+        str: ``name``.
+
+    Raises:
+        ValueError: for a malformed name or one the catalog uses.
+
+    Example:
+        >>> check_graph_name("my-graph")
+        'my-graph'
+    """
     from .catalog import canonical_name
 
     if not isinstance(name, str) or not _NAME.fullmatch(name):
@@ -65,8 +88,6 @@ def register_graph(name: str, graph) -> str:
     if taken is not None:
         raise ValueError(f"graph name {name!r} is a catalog dataset ({taken!r}); give your graph "
                          "another name (gcl train --name NAME)")
-    _kind(graph)
-    _GRAPHS[name] = graph
     return name
 
 

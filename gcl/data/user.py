@@ -96,7 +96,7 @@ def prepare_graph(data: Data, *, directed: bool = False, name: str = "graph",
             labels of another length, or anything :func:`gcl._utils.validate_graph` refuses.
 
     Example:
-        >>> g = Data(edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.tensor([0, 1, 1]))
+        >>> g = Data(edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.tensor([0, 1, 1]), num_nodes=3)
         >>> out = prepare_graph(g, split=None, warn=False)
         >>> out.edge_index.tolist(), out.x.shape, out.split_name
         ([[0, 1, 1, 2], [1, 0, 2, 1]], torch.Size([3, 3]), 'none')

@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +45,7 @@ def _delimiter(path: Path, first: str) -> str | None:
     return None  # whitespace
 
 
-def _read_table(path: Path, dtype, what: str) -> np.ndarray:
+def _read_table(path: Path, what: str) -> np.ndarray:
     """A numeric text table; a first line that is not numeric is a header and is skipped."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         first = handle.readline()
@@ -55,15 +57,21 @@ def _read_table(path: Path, dtype, what: str) -> np.ndarray:
     except ValueError:
         header = 1
     try:
-        table = np.loadtxt(path, dtype=np.float64, delimiter=delimiter, skiprows=header, ndmin=2,
-                           comments="#")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": reported below
+            table = np.loadtxt(path, dtype=np.float64, delimiter=delimiter, skiprows=header,
+                               ndmin=2, comments="#")
     except ValueError as err:
         raise CorruptFileError(f"{path} is not a numeric {what} table: {err}") from err
-    if dtype is np.int64:
-        if not np.all(np.isfinite(table)) or not np.array_equal(table, np.round(table)):
-            raise CorruptFileError(f"{path}: the {what} must be integers")
-        return table.astype(np.int64)
-    return table.astype(dtype)
+    return table
+
+
+def _integers(values: np.ndarray, path: Path, what: str) -> np.ndarray:
+    if not np.all(np.isfinite(values)) or not np.array_equal(values, np.round(values)):
+        raise CorruptFileError(f"{path}: {what} must be integers")
+    if values.size and values.min() < 0:
+        raise CorruptFileError(f"{path}: {what} must be non-negative (found {values.min():g})")
+    return values.astype(np.int64)
 
 
 def read_edge_list(path: str | os.PathLike) -> np.ndarray:
@@ -92,15 +100,13 @@ def read_edge_list(path: str | os.PathLike) -> np.ndarray:
         (2, 2)
     """
     path = _existing(path)
-    edges = _read_table(path, np.int64, "edge list")
+    edges = _read_table(path, "edge list")
     if edges.size == 0:
         raise CorruptFileError(f"{path} holds no edges")
     if edges.shape[1] != 2:
         raise CorruptFileError(f"{path}: an edge list has two columns (source, target), found "
                                f"{edges.shape[1]}; remove the others")
-    if edges.min() < 0:
-        raise CorruptFileError(f"{path}: node ids must be non-negative (found {edges.min()})")
-    return edges
+    return _integers(edges, path, "node ids")
 
 
 def read_matrix(path: str | os.PathLike, *, what: str = "feature") -> np.ndarray:
@@ -131,7 +137,7 @@ def read_matrix(path: str | os.PathLike, *, what: str = "feature") -> np.ndarray
         if not np.issubdtype(x.dtype, np.number) and x.dtype != np.bool_:
             raise CorruptFileError(f"{path}: {what} values must be numbers, found {x.dtype}")
     else:
-        x = _read_table(path, np.float64, what)
+        x = _read_table(path, what)
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
@@ -160,18 +166,11 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         [0, 2, 1]
     """
     path = _existing(path)
-    y = read_matrix(path, what="label") if path.suffix.lower() == ".npy" else \
-        _read_table(path, np.float64, "label")
-    y = np.asarray(y, dtype=np.float64)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
+    y = np.asarray(read_matrix(path, what="label"), dtype=np.float64)
+    if y.shape[1] != 1:
         raise CorruptFileError(f"{path}: labels are one column (one class per node), found "
                                f"shape {y.shape}")
-    if not np.all(np.isfinite(y)) or not np.array_equal(y, np.round(y)) or (y.size and
-                                                                            y.min() < 0):
-        raise CorruptFileError(f"{path}: labels must be non-negative integers (class ids)")
-    return y.astype(np.int64)
+    return _integers(y[:, 0], path, "labels (class ids)")
 
 
 def _pyg_containers() -> list:
@@ -217,7 +216,10 @@ def read_graph_file(path: str | os.PathLike):
         with torch.serialization.safe_globals(_pyg_containers()):
             graph = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure is reported with the file's name
-        detail = " ".join(str(err).split())[:300] or type(err).__name__
+        refused = re.search(r"GLOBAL ([\w.]+)", str(err))
+        detail = (f"it references {refused.group(1)}, which is neither a tensor nor a PyG graph "
+                  "container" if refused else
+                  " ".join(str(err).split())[:200] or type(err).__name__)
         raise CorruptFileError(f"{path} is not a graph saved with torch.save(data) that can be "
                                f"read safely (weights_only=True): {detail}") from None
     if not isinstance(graph, (Data, HeteroData)):
