@@ -110,28 +110,6 @@ def test_methods_and_help_show_defaults(capsys):
     assert "(default: 1)" in flat and "(default: auto)" in flat
 
 
-def test_demo_falls_back_to_synthetic(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    # a tiny config file would not apply to the demo, so shrink the shipped synthetic run instead
-    monkeypatch.setitem(load_config.__globals__, "_read_yaml", _shrunk_reader(
-        load_config.__globals__["_read_yaml"]))
-    assert main(["demo", "--data-root", str(tmp_path), "--device", "cpu",
-                 "--out", str(tmp_path / "demo.json")]) == 0
-    captured = capsys.readouterr()
-    assert "synthetic" in captured.err and "accuracy" in captured.out
-    assert read_result(tmp_path / "demo.json")["dataset"] == "synthetic"
-
-
-def _shrunk_reader(reader):
-    def read(path):
-        content = reader(path)
-        content.setdefault("datasets", {}).setdefault("synthetic", {})
-        content["datasets"]["synthetic"].update(epochs=2, hidden=8, proj_hidden=8)
-        content["defaults"]["probe_epochs"] = 20
-        return content
-    return read
-
-
 def test_config_layers(tmp_path):
     assert load_config("grace", "cora")["lr"] == 0.0005
     assert load_config("grace", "citeseer")["drop_edge"] == [0.2, 0.0]
