@@ -81,10 +81,10 @@ def test_bad_input_is_one_line_and_exit_2(argv, match, capsys):
 
 
 def test_missing_dataset_names_files_root_and_remedy(tmp_path, capsys):
-    assert main(["train", "--method", "grace", "--dataset", "cora",
+    assert main(["train", "--method", "grace", "--dataset", "citeseer",
                  "--data-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "ind.cora" in err and str(tmp_path) in err
+    assert "ind.citeseer" in err and str(tmp_path) in err
     assert "Traceback" not in err
 
 

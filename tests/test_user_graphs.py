@@ -339,3 +339,29 @@ def test_cli_own_graph_options_that_do_not_fit(tmp_path, capsys, monkeypatch, ar
     assert main(["train", "--method", "grace", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and match in err, err
+
+
+# -- evaluation says what it skipped -----------------------------------------------------------------
+
+def test_evaluation_skips_what_the_graph_cannot_support_and_says_why():
+    from gcl.evaluation import EvaluationSkippedWarning, evaluate_embeddings, heco_evaluate
+
+    y = torch.arange(30) % 3
+    z = torch.nn.functional.one_hot(y, 3).float()
+    with pytest.warns(EvaluationSkippedWarning, match="data.y is missing"):
+        assert evaluate_embeddings(z, Data(num_nodes=30), missing="skip") == {}
+    with pytest.warns(EvaluationSkippedWarning, match="no train_mask or test_mask: the linear "
+                                                      "probe needs split masks"):
+        scores = evaluate_embeddings(z, Data(y=y, num_nodes=30), missing="skip",
+                                     cluster_kwargs={"seeds": [0]})
+    assert sorted(scores) == ["ari", "cluster_acc", "cluster_f1", "nmi"]
+    with pytest.raises(ValueError, match="the linear probe needs split masks"):
+        evaluate_embeddings(z, Data(y=y, num_nodes=30))  # the default still raises
+    graph = gcl.data.from_hetero_data(_hetero(), [("paper", "author", "paper")])
+    zh = torch.nn.functional.one_hot(graph.y, 3).float()
+    with pytest.warns(EvaluationSkippedWarning, match="no train/val/test splits, so "
+                                                      "classification .* is not scored"):
+        assert sorted(heco_evaluate(zh, graph, cluster_seeds=[0])) == ["ari", "nmi"]
+    graph.y = None
+    with pytest.warns(EvaluationSkippedWarning, match=r"no labels \(y\)"):
+        assert heco_evaluate(zh, graph) == {}
