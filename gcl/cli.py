@@ -466,10 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(args.command)
             return _COMMANDS[args.command](args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if os.environ.get("GCL_DEBUG"):
             raise
-        if args.command not in ("train", "reproduce"):  # those two said where they stopped
+        if not getattr(err, "reported", False):  # train and reproduce say where they stopped
             _stderr(f"gcl {args.command}: interrupted")
         return 130
     except (ValueError, FileNotFoundError) as err:

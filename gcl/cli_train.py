@@ -276,7 +276,8 @@ def run_from_args(args, dataset: str, runs: int, overrides: dict, log, **kwargs)
                    runs=runs, seed=args.seed, device=args.device, data_root=args.data_root,
                    progress=args.progress, log=tracker, checkpoint_dir=args.checkpoint_dir,
                    checkpoint_every=args.checkpoint_every, resume=args.resume, **kwargs)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print(f"gcl {args.command}: {interrupted_message(args, tracker.finished, runs)}",
               file=sys.stderr)
+        err.reported = True  # gcl.cli.main adds nothing
         raise

@@ -162,3 +162,12 @@ def test_warnings_print_one_line_each(capsys, monkeypatch):
     assert main(["train", "--method", "grace", "--dataset", "cora"]) == 2
     assert capsys.readouterr().err.splitlines() == ["gcl train: warning: first second line",
                                                     "gcl train: error: stop"]
+
+
+def test_ctrl_c_before_training_is_one_line_too(monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("gcl.cli.graph_from_args", interrupted)
+    assert main(["train", "--method", "grace", "--dataset", "cora"]) == 130
+    assert capsys.readouterr().err.strip() == "gcl train: interrupted"
