@@ -410,8 +410,9 @@ def _cmd_demo(args) -> int:
     from .methods import run
     from .results import write_json
 
-    source = next(r for r in dataset_status(args.data_root) if r["name"] == "cora")
-    where = "the copy shipped with gcl" if source["source"] == "embedded" else source["location"]
+    row = next(r for r in dataset_status(args.data_root) if r["name"] == "cora")
+    where = ("the copy shipped with gcl" if row["source"] == "embedded" else row["location"]) \
+        if row["available"] else "not found"
     _stderr(f"gcl demo: GRACE on Cora ({where}), seeds {list(range(args.runs))}")
     record = run("grace", "cora", runs=args.runs, device=args.device, data_root=args.data_root,
                  log=_stderr)

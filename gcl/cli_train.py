@@ -109,6 +109,8 @@ def graph_from_args(args) -> str:
     _refuse_unused(args)
     if args.dataset is not None:
         return args.dataset
+    from torch_geometric.data import HeteroData
+
     from .data.registry import check_graph_name, register_graph
     from .data.user import from_files, prepare_graph
     from .data.user_io import read_graph_file
@@ -120,7 +122,7 @@ def graph_from_args(args) -> str:
                            split=None)
     else:
         graph = read_graph_file(path)
-        if type(graph).__name__ == "HeteroData":
+        if isinstance(graph, HeteroData):
             graph = _metapath_graph(graph, args, name)
         else:
             if args.metapath or args.metapaths:
@@ -134,6 +136,9 @@ def _metapath_graph(hetero, args, name: str):
     from .data.hetero import from_hetero_data
     from .data.user_io import parse_metapaths, read_metapaths
 
+    if args.directed:
+        raise ValueError("--directed does not apply to a HeteroData: a meta-path follows each "
+                         "edge type in either direction")
     spec = read_metapaths(args.metapaths) if args.metapaths else {"metapaths": [],
                                                                   "target": None}
     paths = spec["metapaths"] + parse_metapaths(args.metapath)

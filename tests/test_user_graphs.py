@@ -183,6 +183,14 @@ def test_from_networkx_numbers_string_labels_and_reads_feature_attributes():
 
 # -- saved PyG graphs ------------------------------------------------------------------------------
 
+def test_reading_a_graph_file_leaves_the_process_wide_allow_list_alone(tmp_path):
+    before = set(torch.serialization.get_safe_globals())
+    assert Data in before  # PyG allows it when imported; others load processed files with it
+    torch.save(Data(x=torch.rand(2, 1), edge_index=torch.tensor([[0], [1]])), tmp_path / "g.pt")
+    read_graph_file(tmp_path / "g.pt")
+    assert set(torch.serialization.get_safe_globals()) == before
+
+
 def test_saved_data_and_heterodata_read_back(tmp_path):
     d = Data(x=torch.rand(3, 2), edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.arange(3))
     torch.save(d, tmp_path / "d.pt")
@@ -332,10 +340,13 @@ def test_cli_heterodata_errors_are_one_line(tmp_path, capsys, extra, match):
     (["--edges", "e.csv", "--metapath", "a-b-a"], "--metapath/--metapaths go with a HeteroData"),
     (["--data", "g.pt", "--features", "x.npy"], "--features and --labels go with --edges"),
     (["--edges", "e.csv", "--name", "cora"], "'cora' is a catalog dataset"),
+    (["--data", "h.pt", "--directed", "--metapath", "paper-author-paper"],
+     "--directed does not apply to a HeteroData"),
 ])
 def test_cli_own_graph_options_that_do_not_fit(tmp_path, capsys, monkeypatch, argv, match):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "e.csv").write_text("0,1\n")
+    torch.save(_hetero(), tmp_path / "h.pt")
     assert main(["train", "--method", "grace", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and match in err, err

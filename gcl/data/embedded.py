@@ -50,9 +50,9 @@ def has_embedded_copy(entry: dict) -> bool:
 def embedded_folder(entry: dict) -> Path | None:
     """The verified embedded copy of ``entry``'s files, or ``None`` when it has none.
 
-    Every file is hashed now and compared with the catalog's sha256
-    (:func:`gcl.data.safe` checks, the same as for the files it unpickles), so a replaced file
-    is refused before any reader opens it.
+    Every file is hashed now and compared with the catalog's sha256 (the check
+    :mod:`gcl.data.safe` makes before it unpickles a file), so a replaced file is refused
+    before any reader opens it.
 
     Args:
         entry: a catalog entry.

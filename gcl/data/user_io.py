@@ -174,12 +174,18 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
 
 
 def _pyg_containers() -> list:
+    """PyG's graph containers that ``torch.load(weights_only=True)`` must be allowed to rebuild,
+    less those already allowed process-wide (PyG allows ``Data`` and ``HeteroData`` when it is
+    imported): ``torch.serialization.safe_globals`` removes on exit what it was given, so it
+    must only be given what it adds."""
+    import torch
     from torch_geometric.data import Data, HeteroData
     from torch_geometric.data.data import DataEdgeAttr, DataTensorAttr
     from torch_geometric.data.storage import BaseStorage, EdgeStorage, GlobalStorage, NodeStorage
 
-    return [Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage, GlobalStorage,
-            NodeStorage, EdgeStorage]
+    allowed = set(torch.serialization.get_safe_globals())
+    return [c for c in (Data, HeteroData, DataEdgeAttr, DataTensorAttr, BaseStorage,
+                        GlobalStorage, NodeStorage, EdgeStorage) if c not in allowed]
 
 
 def read_graph_file(path: str | os.PathLike):
