@@ -46,11 +46,20 @@ def test_a_dataset_alias_uses_its_configuration_and_an_unconfigured_one_warns_on
     record = run("grace", "Cora", overrides=FAST, device="cpu", log=None)
     assert record["dataset"] == "cora" and record["config"]["lr"] == load_config("grace",
                                                                                    "cora")["lr"]
-    with pytest.warns(ConfigFallbackWarning) as caught:
-        run("csgcl", "cora", overrides={**FAST, "t0": 1}, runs=2, device="cpu", log=None)
+    import gcl
+
+    tiny = gcl.data.synthetic(num_nodes=60, num_classes=3, num_features=8, seed=0)
+    del tiny.train_mask, tiny.val_mask, tiny.test_mask
+    gcl.data.register_graph("tiny-graph", tiny)
+    try:
+        with pytest.warns(ConfigFallbackWarning) as caught:
+            record = run("csgcl", "tiny-graph", overrides={**FAST, "t0": 1}, runs=2, device="cpu",
+                         log=None)
+    finally:
+        gcl.data.unregister_graph("tiny-graph")
     fallbacks = [w for w in caught if issubclass(w.category, ConfigFallbackWarning)]
-    assert len(fallbacks) == 1
-    assert re.match(r"method 'csgcl' has no configuration for 'cora': using the 'defaults' "
+    assert len(fallbacks) == 1 and record["config"]["tau"] == 0.6  # csgcl.yaml's defaults
+    assert re.match(r"method 'csgcl' has no configuration for 'tiny-graph': using the 'defaults' "
                     r"section of csgcl.yaml \(configured for: wikics, ", str(fallbacks[0].message))
 
 
