@@ -1,6 +1,6 @@
 # gcl — two commands do all setup on a fresh machine:
 #   make demo   create .venv if missing, install torch 2.13.0 (CPU) and gcl, run GRACE on Cora
-#               (or on the synthetic graph when no data root holds Cora)
+#               (from the data root, else the copy shipped in gcl/data/embedded/)
 #   make test   the same setup, then the whole pytest suite
 #   make docs   the same setup plus mkdocs, then build the documentation site into site/
 #   make bench  the benchmark suite, then docs/benchmarks.md

@@ -17,51 +17,48 @@ Example:
     >>> pipe.embed(data).shape
     torch.Size([80, 16])
 
-``import gcl`` needs only torch and torch_geometric; the data layer, evaluation and recipes import
-numpy, scikit-learn, ogb, igraph and PyYAML where they use them.
+``import gcl`` itself imports nothing heavy: every name below is imported on first use (PEP 562),
+so that ``gcl --help`` answers at once. Training needs torch and torch_geometric; the data layer,
+evaluation and recipes import numpy, scikit-learn, ogb, igraph and PyYAML where they use them.
 """
 
 from __future__ import annotations
 
 import importlib
 
-from . import augment, encoders, objectives
-from ._utils import resolve_device, seed_everything
-from .callbacks import Callback, CostEstimate, EarlyStopping, LambdaCallback, PeriodicEval
-from .pipeline import Pipeline
-from .training import History, NonFiniteLossError, Trainer, TrainingModule
-
 __version__ = "0.1.0"
 
-__all__ = [
-    "Pipeline",
-    "TrainingModule",
-    "Trainer",
-    "History",
-    "NonFiniteLossError",
-    "Callback",
-    "EarlyStopping",
-    "LambdaCallback",
-    "PeriodicEval",
-    "CostEstimate",
-    "seed_everything",
-    "resolve_device",
-    "augment",
-    "encoders",
-    "objectives",
-    "data",
-    "evaluation",
-    "methods",
-    "modules",
-    "__version__",
-]
+#: public name -> the module that defines it (imported on first access)
+_EXPORTS = {
+    "Pipeline": ".pipeline",
+    "TrainingModule": ".training",
+    "Trainer": ".training",
+    "History": ".training",
+    "NonFiniteLossError": ".training",
+    "Callback": ".callbacks",
+    "CostEstimate": ".callbacks",
+    "EarlyStopping": ".callbacks",
+    "LambdaCallback": ".callbacks",
+    "PeriodicEval": ".callbacks",
+    "seed_everything": "._utils",
+    "resolve_device": "._utils",
+}
+_SUBMODULES = {"augment", "encoders", "objectives", "data", "evaluation", "methods", "modules",
+               "training"}
 
-_LAZY = {"data", "evaluation", "methods", "modules"}
+__all__ = [*_EXPORTS, *sorted(_SUBMODULES), "__version__"]
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        module = importlib.import_module(f".{name}", __name__)
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'gcl' has no attribute {name!r}")
+    if name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    else:
+        raise AttributeError(f"module 'gcl' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -69,7 +69,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
 
 
 #: the largest seed: seeds travel as torch/numpy int64 values
-MAX_SEED = 2**63 - 1
+from ._constants import MAX_SEED  # noqa: E402,F401  (re-exported)
 
 
 def seed_everything(seed: int) -> None:

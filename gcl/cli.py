@@ -1,15 +1,16 @@
 """The ``gcl`` command.
 
 Subcommands:
-    gcl train     train and evaluate a method on a dataset, write a result record
+    gcl train     train and evaluate a method on a dataset or your own graph, write a result record
     gcl reproduce run a method's paper protocol, add its record to results/, regenerate the docs
     gcl datasets  list the catalog and what is available at the data root
     gcl methods   list the registered methods
     gcl plot      training curves and a t-SNE of the embeddings from a result record
-    gcl demo      GRACE on Cora (or the synthetic graph when Cora is missing), with a short table
+    gcl demo      GRACE on Cora (the copy shipped with gcl when no data root has it), with a table
 
 Errors in user input (unknown names, missing files, bad values) print one line and exit with
-status 2; set ``GCL_DEBUG=1`` for the full traceback.
+status 2; warnings print one line each; Ctrl-C prints where training stopped and exits with
+status 130. Set ``GCL_DEBUG=1`` for the full traceback.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import datetime as _dt
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
+from ._constants import MAX_SEED
 from ._files import DiskFullError, check_writable, path_in
-from ._utils import MAX_SEED
+from .cli_train import graph_from_args, run_from_args
 
 __all__ = ["main", "build_parser", "format_metrics_table"]
 
@@ -64,12 +67,15 @@ def _default_out(method: str, dataset: str) -> Path:
     return path_in("runs", f"{method}-{dataset}-{stamp}.json")
 
 
-def _names(args) -> tuple[str, str]:
-    """The canonical method and dataset names of a command (unknown ones raise ValueError)."""
+def _names(args, dataset: str) -> tuple[str, str]:
+    """The canonical method and dataset names of a command (unknown ones raise ValueError); a
+    graph of the user's own keeps its registered name (already checked to be a safe name)."""
     from .data import canonical_name
+    from .data.registry import registered_names
     from .methods import get_method
 
-    return get_method(args.method).name, canonical_name(args.dataset)
+    name = dataset if dataset in registered_names() else canonical_name(dataset)
+    return get_method(args.method).name, name
 
 
 def _check_seeds(args, count: int) -> None:
@@ -95,12 +101,16 @@ def _overrides(args) -> dict:
     return out
 
 
+def _stderr(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
 def _cmd_train(args) -> int:
-    from .methods import run
     from .results import write_json
 
-    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    method, dataset = _names(args)
+    log = None if args.quiet else _stderr
+    dataset = graph_from_args(args)
+    method, dataset = _names(args, dataset)
     _check_seeds(args, args.runs)
     out = check_writable(args.out if args.out else _default_out(method, dataset), "--out")
     save_emb = args.save_emb
@@ -110,11 +120,8 @@ def _cmd_train(args) -> int:
             save_emb = path_in(args.plot, f"{method}-{dataset}-embeddings.pt")
     if save_emb:
         check_writable(save_emb, "--save-emb" if args.save_emb else "--plot")
-    record = run(args.method, args.dataset, config_path=args.config, overrides=_overrides(args),
-                 runs=args.runs, seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=log, save_embeddings=save_emb,
-                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume)
+    record = run_from_args(args, dataset, args.runs, _overrides(args), log,
+                           save_embeddings=save_emb)
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
     write_json(record, out)
@@ -142,23 +149,17 @@ def _cmd_plot(args) -> int:
 
 
 def _cmd_reproduce(args) -> int:
-    from .methods import run
     from .reporting import write_reproduction
     from .results import write_json
 
     overrides = _overrides(args)
-    method, dataset = _names(args)
+    method, dataset = _names(args, args.dataset)
     _check_seeds(args, args.seeds)
     check_writable(args.results_dir, "--results-dir", folder=True)
     check_writable(args.docs, "--docs")
     if args.label is None and overrides.get("pot"):
         args.label = f"{method.upper()}+POT"
-    record = run(args.method, args.dataset, config_path=args.config, overrides=overrides,
-                 runs=args.seeds,
-                 seed=args.seed, device=args.device, data_root=args.data_root,
-                 progress=args.progress, log=lambda msg: print(msg, file=sys.stderr),
-                 checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                 resume=args.resume)
+    record = run_from_args(args, args.dataset, args.seeds, overrides, _stderr)
     if args.config:
         record["config_file"] = args.config
     if args.label:
@@ -231,6 +232,8 @@ def _cmd_datasets(args) -> int:
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         state = "available" if r["available"] else "missing"
+        if r["source"] == "embedded":
+            state += " (the copy shipped with gcl)"
         line = f"  {r['name']:<{width}}  {state}"
         if not r["available"] and r.get("missing"):
             missing = r["missing"]
@@ -242,38 +245,46 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_methods(_args) -> int:
-    from .methods import available_methods, get_method
+    from .manifest import shipped_methods
 
-    for name in available_methods():
-        spec = get_method(name)
-        print(f"{name:<10} {spec.description}")
-        if spec.datasets:
-            print(f"{'':<10} configured for: {', '.join(spec.datasets)}")
+    for name, about in shipped_methods().items():
+        print(f"{name:<13} {about['description']}")
+        print(f"{'':<13} trains on {about['graph']} graphs; configured for: "
+              f"{', '.join(about['datasets']) or 'no catalog dataset'}")
     return 0
 
 
 def _cmd_demo(args) -> int:
-    from .data import DatasetNotFoundError, load
+    from .data import dataset_status
     from .methods import run
     from .results import write_json
 
     if args.out:
         check_writable(args.out, "--out")
-    dataset = "cora"
-    try:
-        load("cora", root=args.data_root)
-    except DatasetNotFoundError as err:
-        print(f"Cora is not available ({str(err).splitlines()[0]}); "
-              "running on the synthetic planted-partition graph instead.", file=sys.stderr)
-        dataset = "synthetic"
-    print(f"gcl demo: GRACE on {dataset}", file=sys.stderr)
-    record = run("grace", dataset, runs=args.runs, device=args.device, data_root=args.data_root,
-                 log=lambda msg: print(msg, file=sys.stderr))
-    out = Path(args.out) if args.out else _default_out("grace", dataset)
+    row = next(r for r in dataset_status(args.data_root) if r["name"] == "cora")
+    where = ("the copy shipped with gcl" if row["source"] == "embedded" else row["location"]) \
+        if row["available"] else "not found"
+    _stderr(f"gcl demo: GRACE on Cora ({where}), seeds {list(range(args.runs))}")
+    record = run("grace", "cora", runs=args.runs, device=args.device, data_root=args.data_root,
+                 log=_stderr)
+    out = Path(args.out) if args.out else _default_out("grace", "cora")
     write_json(record, out)
     print(format_metrics_table(record))
     print(f"result record: {out}")
     return 0
+
+
+def _one_line_warning(command: str):
+    """Warnings as one line each, ``gcl COMMAND: warning: ...`` (not Python's two lines with a
+    source path); ``GCL_DEBUG=1`` keeps Python's format."""
+    if os.environ.get("GCL_DEBUG"):
+        return warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"gcl {command}: warning: {text}", file=file or sys.stderr)
+
+    return show
 
 
 _COMMANDS = {"train": _cmd_train, "reproduce": _cmd_reproduce, "datasets": _cmd_datasets,
@@ -306,7 +317,15 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         command = f"gcl {args.command}"
-        return _COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return _COMMANDS[args.command](args)
+    except KeyboardInterrupt as err:
+        if os.environ.get("GCL_DEBUG"):
+            raise
+        if not getattr(err, "reported", False):  # train and reproduce say where they stopped
+            _stderr(f"{command}: interrupted")
+        return 130
     except (ValueError, OSError, RuntimeError) as err:
         return _report(err, command)
 

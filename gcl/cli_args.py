@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from ._constants import MAX_SEED
 from ._files import excerpt
-from ._utils import MAX_SEED
+from .cli_train import add_graph_args
 
 __all__ = ["build_parser", "LINK_PROTOCOL"]
 
@@ -134,11 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("train", formatter_class=_Formatter,
-                       help="train and evaluate a method on a dataset",
+                       help="train and evaluate a method on a dataset or your own graph",
                        description="Train a method with its per-dataset configuration, evaluate "
-                                   "it with its paper's protocol, and write a result record.")
+                                   "it with its paper's protocol, and write a result record. The "
+                                   "graph is a catalog dataset (--dataset) or your own (--data "
+                                   "FILE.pt, or --edges FILE with --features and --labels).")
     p.add_argument("--method", required=True, help="method name (see `gcl methods`)")
-    p.add_argument("--dataset", required=True, help="dataset name (see `gcl datasets`)")
+    add_graph_args(p)
     _add_common_run_args(p)
     p.add_argument("--out", default=None, metavar="RESULT.json",
                    help="result record path (default: runs/<method>-<dataset>-<time>.json)")
@@ -237,13 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
                    description="List the registered methods and their configured datasets.")
 
     p = sub.add_parser("demo", formatter_class=_Formatter,
-                       help="GRACE on Cora (synthetic graph when Cora is missing)",
-                       description="Train GRACE on Cora with its paper configuration when the "
-                                   "data root has Cora, otherwise on the synthetic graph, and "
+                       help="GRACE on Cora, with a short table",
+                       description="Train GRACE on Cora with its paper configuration (from the "
+                                   "data root, else the copy shipped with gcl), seeded, and "
                                    "print a short table.")
     p.add_argument("--runs", type=_RUNS, default=1, help="independent runs")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--data-root", default=None, metavar="DIR", help=_ROOT_HELP)
     p.add_argument("--out", default=None, metavar="RESULT.json",
-                   help="result record path (default: runs/grace-<dataset>-<time>.json)")
+                   help="result record path (default: runs/grace-cora-<time>.json)")
     return parser

@@ -120,14 +120,14 @@ def toy_m2v():
 def pamc_pretrain(tmp_path, monkeypatch):
     """``pamc_pretrain()``: the pretrained PamC autoencoder state of a tiny input, cached under
     ``tmp_path/pamc-pretrain`` (``GCL_CACHE`` is ``tmp_path``)."""
-    from gcl.methods.pamc import PamCTrainer
+    from gcl.methods.pamc import pamc
 
     monkeypatch.setenv("GCL_CACHE", str(tmp_path))
     x = torch.rand(12, 4, generator=torch.Generator().manual_seed(0))
 
     def state():
-        trainer = PamCTrainer(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
-        return trainer._pretrained_state(x, "toy")
+        module = pamc(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
+        return module._pretrained_state(x, "toy")
 
     return state
 

@@ -81,10 +81,10 @@ def test_bad_input_is_one_line_and_exit_2(argv, match, capsys):
 
 
 def test_missing_dataset_names_files_root_and_remedy(tmp_path, capsys):
-    assert main(["train", "--method", "grace", "--dataset", "cora",
+    assert main(["train", "--method", "grace", "--dataset", "citeseer",
                  "--data-root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "ind.cora" in err and str(tmp_path) in err
+    assert "ind.citeseer" in err and str(tmp_path) in err
     assert "Traceback" not in err
 
 
@@ -108,28 +108,6 @@ def test_methods_and_help_show_defaults(capsys):
         assert flag in help_text
     flat = " ".join(help_text.split())
     assert "(default: 1)" in flat and "(default: auto)" in flat
-
-
-def test_demo_falls_back_to_synthetic(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    # a tiny config file would not apply to the demo, so shrink the shipped synthetic run instead
-    monkeypatch.setitem(load_config.__globals__, "_read_yaml", _shrunk_reader(
-        load_config.__globals__["_read_yaml"]))
-    assert main(["demo", "--data-root", str(tmp_path), "--device", "cpu",
-                 "--out", str(tmp_path / "demo.json")]) == 0
-    captured = capsys.readouterr()
-    assert "synthetic" in captured.err and "accuracy" in captured.out
-    assert read_result(tmp_path / "demo.json")["dataset"] == "synthetic"
-
-
-def _shrunk_reader(reader):
-    def read(path):
-        content = reader(path)
-        content.setdefault("datasets", {}).setdefault("synthetic", {})
-        content["datasets"]["synthetic"].update(epochs=2, hidden=8, proj_hidden=8)
-        content["defaults"]["probe_epochs"] = 20
-        return content
-    return read
 
 
 def test_config_layers(tmp_path):

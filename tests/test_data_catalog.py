@@ -107,6 +107,9 @@ def test_dataset_status_on_the_mirror(data_root):
 def test_dataset_status_uses_gcl_data(monkeypatch, tmp_path):
     monkeypatch.setenv("GCL_DATA", str(tmp_path))
     rows = {r["name"]: r for r in dataset_status()}
-    assert rows["cora"]["root"] == str(tmp_path)
-    assert not rows["cora"]["available"]
-    assert rows["cora"]["missing"][0].startswith(str(tmp_path / "planetoid" / "Cora" / "raw"))
+    assert rows["citeseer"]["root"] == str(tmp_path)
+    assert not rows["citeseer"]["available"]
+    assert rows["citeseer"]["missing"][0].startswith(
+        str(tmp_path / "planetoid" / "CiteSeer" / "raw"))
+    # Cora's files ship with gcl: available without the root
+    assert rows["cora"]["available"] and rows["cora"]["source"] == "embedded"

@@ -294,20 +294,21 @@ def test_load_works_without_symlinks(require_dataset, tmp_path, monkeypatch):
 
 
 def test_previous_download_in_cache_is_used(require_dataset, tmp_path, monkeypatch, no_network):
+    # CiteSeer: Cora ships with gcl, which comes before the cache
     monkeypatch.setenv("GCL_CACHE", str(tmp_path / "cache"))
-    target = download_folder("cora") / "Cora" / "raw"
-    shutil.copytree(require_dataset("cora") / "planetoid/Cora/raw", target)
+    target = download_folder("citeseer") / "CiteSeer" / "raw"
+    shutil.copytree(require_dataset("citeseer") / "planetoid/CiteSeer/raw", target)
     empty = tmp_path / "empty-root"
     rows = {r["name"]: r for r in dataset_status(empty)}
-    assert rows["cora"]["available"] and rows["cora"]["source"] == "cache"
-    assert load("cora", empty).num_nodes == 2708
+    assert rows["citeseer"]["available"] and rows["citeseer"]["source"] == "cache"
+    assert load("citeseer", empty).num_nodes == 3327
 
 
 def test_download_goes_to_the_cache(require_dataset, tmp_path, monkeypatch):
     """download=True runs PyG's own download() into the cache (simulated: no network)."""
     from torch_geometric.datasets import Planetoid
 
-    source = require_dataset("cora") / "planetoid/Cora/raw"
+    source = require_dataset("citeseer") / "planetoid/CiteSeer/raw"
     monkeypatch.setenv("GCL_CACHE", str(tmp_path / "cache"))
 
     def fake_download(self):
@@ -317,10 +318,10 @@ def test_download_goes_to_the_cache(require_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(Planetoid, "download", fake_download)
     empty = tmp_path / "empty-root"
     with pytest.raises(DatasetNotFoundError):
-        load("cora", empty)
-    data = load("cora", empty, download=True)
-    assert data.num_nodes == 2708
-    assert (download_folder("cora") / "Cora/raw/ind.cora.x").is_file()
+        load("citeseer", empty)
+    data = load("citeseer", empty, download=True)
+    assert data.num_nodes == 3327
+    assert (download_folder("citeseer") / "CiteSeer/raw/ind.citeseer.x").is_file()
     assert not empty.exists()
 
 

@@ -82,7 +82,7 @@ def test_plots_and_caches_from_hostile_names_stay_in_their_folders(method, datas
 
     from gcl.data.hetero import MetaPathGraph, scipy_to_torch
     from gcl.data.metapath2vec import metapath2vec_features
-    from gcl.methods.pamc import PamCTrainer
+    from gcl.methods.pamc import pamc
     from gcl.plotting import plot_record
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,8 +101,7 @@ def test_plots_and_caches_from_hostile_names_stay_in_their_folders(method, datas
                               [scipy_to_torch(pa @ pa.T)], [[("a", scipy_to_torch(pa))]])
         metapath2vec_features(graph, cache=tmp / "m2v", dim=2, walks_per_node=1,
                               walk_length=3, context_size=2)
-        trainer = PamCTrainer(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1,
-                              device="cpu")
+        trainer = pamc(4, 2, hidden=(4, 4, 4), z_dim=2, pretrain_epochs=1, device="cpu")
         old = os.environ["GCL_CACHE"]
         os.environ["GCL_CACHE"] = str(tmp / "cache")
         try:

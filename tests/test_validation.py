@@ -223,7 +223,7 @@ BAD_INPUTS = [
     ("resume without folder", lambda: run("grace", "synthetic", resume=True, log=None),
      ValueError, "resume needs a checkpoint folder"),
     ("dataset files missing", lambda: __import__("gcl.data").data.load(
-        "cora", root=_data_root["empty"]), FileNotFoundError, "ind.cora"),
+        "citeseer", root=_data_root["empty"]), FileNotFoundError, "ind.citeseer"),
 ]
 
 

@@ -12,9 +12,14 @@
   :func:`metapath2vec_features` derives metapath2vec inputs for them (MEOW's AMiner inputs);
 * :func:`random_split`, :func:`synthetic`, :func:`synthetic_metapath_graph`,
   :class:`RowNormalize`, :func:`make_fake_ogb`;
-* :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`.
+* :class:`NeighborSampler` (mini-batches for large graphs), :func:`ogb_evaluator`;
+* your own graph: :func:`from_files` (edge list, features, labels), :func:`from_networkx`,
+  :func:`prepare_graph` (a PyG ``Data``), :func:`from_hetero_data` (a ``HeteroData`` and its
+  meta-paths), and :func:`register_graph`, after which :func:`load`, ``gcl.methods.run`` and
+  ``gcl train`` take it by name.
 
-Only torch and torch_geometric are imported here; ogb is imported by the OGB loader when used.
+``import gcl.data`` reads only the catalog (JSON); the loaders, and with them torch and
+torch_geometric, are imported on first use of a name that needs them (``gcl datasets`` stays fast).
 
 Example:
     >>> import gcl
@@ -25,14 +30,35 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import sys
+import types
+
 from .catalog import canonical_name, catalog, dataset_entry, dataset_status, list_datasets
-from .fake_ogb import make_fake_ogb
-from .loaders import load, ogb_evaluator
-from .sampler import NeighborSampler
-from .splits import parse_split, random_split
 from .storage import DatasetNotFoundError, cache_dir, resolve_root
-from .synthetic import synthetic
-from .transforms import RowNormalize
+
+#: public name -> the module that defines it (imported on first access)
+_LAZY = {
+    "load": ".loaders",
+    "ogb_evaluator": ".loaders",
+    "make_fake_ogb": ".fake_ogb",
+    "NeighborSampler": ".sampler",
+    "parse_split": ".splits",
+    "random_split": ".splits",
+    "synthetic": ".synthetic",
+    "RowNormalize": ".transforms",
+    "MetaPathGraph": ".hetero",
+    "load_hetero": ".hetero",
+    "from_hetero_data": ".hetero",
+    "metapath2vec_features": ".metapath2vec",
+    "synthetic_metapath_graph": ".synthetic_hetero",
+    "from_files": ".user",
+    "from_networkx": ".user",
+    "prepare_graph": ".user",
+    "register_graph": ".registry",
+    "unregister_graph": ".registry",
+    "registered_names": ".registry",
+}
 
 __all__ = [
     "load",
@@ -56,24 +82,35 @@ __all__ = [
     "from_hetero_data",
     "metapath2vec_features",
     "synthetic_metapath_graph",
+    "from_files",
+    "from_networkx",
+    "prepare_graph",
+    "register_graph",
+    "unregister_graph",
+    "registered_names",
 ]
-
-_LAZY = {"MetaPathGraph", "from_hetero_data", "load_hetero"}
 
 
 def __getattr__(name: str):
-    # The heterogeneous-graph tools need numpy and scipy: import them on first use only, so
-    # that ``import gcl.data`` stays light.
-    if name in _LAZY:
-        from . import hetero
+    if name not in _LAZY:
+        raise AttributeError(f"module 'gcl.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(hetero, name)
-    if name == "synthetic_metapath_graph":
-        from .synthetic_hetero import synthetic_metapath_graph
 
-        return synthetic_metapath_graph
-    if name == "metapath2vec_features":
-        from .metapath2vec import metapath2vec_features
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
-        return metapath2vec_features
-    raise AttributeError(f"module 'gcl.data' has no attribute {name!r}")
+
+class _Package(types.ModuleType):
+    """Importing a submodule binds it to the package attribute of the same name; keep the
+    function ``synthetic`` (``gcl.data.synthetic(...)``) from being replaced by its module."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and _LAZY.get(name) == f".{name}":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from .._files import path_in
+from .embedded import EMBEDDED_ROOT, has_embedded_copy
 from .storage import cache_dir, resolve_root
 
 __all__ = ["catalog", "list_datasets", "canonical_name", "dataset_entry", "dataset_status",
@@ -221,8 +222,9 @@ def downloaded_files(entry: dict) -> Path | None:
 def dataset_status(root=None) -> list[dict]:
     """Which catalog datasets can be loaded from ``root`` (used by ``gcl datasets``).
 
-    A dataset is available when every expected file is under the data root, or when an
-    earlier ``download=True`` left a complete copy in the cache. Nothing is hashed or written.
+    A dataset is available when every expected file is under the data root, when the package
+    ships a copy (Cora), or when an earlier ``download=True`` left a complete copy in the cache.
+    Nothing is hashed or written.
 
     Args:
         root: the data root (default: :func:`gcl.data.resolve_root`).
@@ -230,13 +232,13 @@ def dataset_status(root=None) -> list[dict]:
     Returns:
         list[dict]: one dict per dataset with ``name``, ``kind``, ``available`` (bool),
         ``missing`` (full paths, as strings), ``root`` (string), ``location`` (the folder the
-        files were found in, or ``None``) and ``source`` (``"root"``, ``"cache"``,
-        ``"generated"`` or ``None``).
+        files were found in, or ``None``) and ``source`` (``"root"``, ``"embedded"``,
+        ``"cache"``, ``"generated"`` or ``None``).
 
     Example:
         >>> rows = dataset_status("/nonexistent")
-        >>> [r["available"] for r in rows if r["name"] in ("cora", "synthetic")]
-        [False, True]
+        >>> [(r["name"], r["source"]) for r in rows if r["name"] in ("cora", "pubmed")]
+        [('cora', 'embedded'), ('pubmed', None)]
     """
     root = resolve_root(root)
     rows = []
@@ -249,6 +251,9 @@ def dataset_status(root=None) -> list[dict]:
             folder, missing = locate_files(entry, root)
             if folder is not None:
                 row.update(available=True, location=str(folder), source="root")
+            elif has_embedded_copy(entry):
+                row.update(available=True, source="embedded",
+                           location=str(EMBEDDED_ROOT / entry["embedded"]["folder"]))
             else:
                 cached = downloaded_files(entry)
                 if cached is not None:

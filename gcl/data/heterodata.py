@@ -49,7 +49,9 @@ def from_hetero_data(data, metapaths: list, *, target: str | None = None,
         metapaths: meta-paths as node-type sequences.
         target: the target type (default: the first type of the first meta-path).
         name: dataset name to record.
-        splits: optional ``{size: (train, val, test)}`` index tensors.
+        splits: optional ``{size: (train, val, test)}`` index tensors (default: the target
+            type's ``train_mask``/``val_mask``/``test_mask`` when it has them, as split
+            ``"given"``; else none).
 
     Returns:
         MetaPathGraph: the graph; ``y`` from ``data[target].y`` when present.
@@ -103,6 +105,10 @@ def from_hetero_data(data, metapaths: list, *, target: str | None = None,
                                  "impute or drop them before building the meta-path graph")
         x_dict[t] = x.float() if x is not None else _onehot(data[t].num_nodes)
     y = getattr(data[target], "y", None)
+    masks = [getattr(data[target], k, None) for k in ("train_mask", "val_mask", "test_mask")]
+    if splits is None and masks[0] is not None and masks[2] is not None:
+        splits = {"given": tuple(m.nonzero().view(-1) if m is not None else
+                                 torch.empty(0, dtype=torch.long) for m in masks)}
     return MetaPathGraph(name, target, x_dict, names, adjs, contexts,
                          y.long() if y is not None else None, splits or {},
                          {"format": "heterodata", "n": n})

@@ -4,7 +4,8 @@ How a load works:
 
 1. the name is mapped to its catalog entry (:func:`gcl.data.canonical_name`);
 2. the raw files are looked up under the data root (:func:`gcl.data.resolve_root`), else in the
-   cache's download folder of an earlier ``download=True``; when they are missing,
+   package's embedded copy (Cora, :mod:`gcl.data.embedded`; every file hashed before each use),
+   else in the cache's download folder of an earlier ``download=True``; when they are missing,
    :class:`DatasetNotFoundError` says which files, where, and how to get them;
 3. the files are checked against the catalog's sha256 and size (once per file version);
 4. a cache mirror of symlinks is built under ``<cache>/<name>/`` and the PyG or OGB dataset class
@@ -35,7 +36,9 @@ from .catalog import (
     downloaded_files,
     locate_files,
 )
+from .embedded import embedded_folder
 from .pyg_build import build_graph, expected_files, ogb_evaluator
+from .registry import registered_graph
 from .splits import SplitSpec, parse_split, random_split
 from .storage import (
     DatasetNotFoundError,
@@ -74,7 +77,8 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         name: a dataset name or alias, case-insensitive (``"cora"``, ``"citeseer"``,
             ``"pubmed"``, ``"amazon-photo"``, ``"amazon-computers"``, ``"coauthor-cs"``,
             ``"coauthor-physics"``, ``"wikics"``, ``"ogbn-arxiv"``, ``"ogbn-products"``,
-            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...). The
+            ``"synthetic"``; also ``"Cora"``, ``"amazon_photo"``, ``"photo"``, ...), or the name
+            of a graph of your own registered with :func:`gcl.data.register_graph`. The
             heterogeneous ``"acm"``, ``"dblp"``, ``"aminer"``, ``"imdb"``, ``"heco-acm"``, ...
             return a :class:`gcl.data.MetaPathGraph` (see :func:`gcl.data.load_hetero`; the
             split arguments do not apply: their 20/40/60 splits are fixed).
@@ -118,6 +122,12 @@ def load(name: str, root: str | os.PathLike | None = None, *, split: str | None 
         >>> data.name, data.split_name, int(data.train_mask.sum())
         ('synthetic', 'random-0.1-0.1', 20)
     """
+    user_graph = registered_graph(name)
+    if user_graph is not None:  # a graph of the user's own (gcl.data.register_graph)
+        from .user import load_registered
+
+        return load_registered(user_graph, name=name, split=split, split_seed=split_seed,
+                               num_splits=num_splits, normalize_features=normalize_features)
     canonical = canonical_name(name)
     entry = dataset_entry(canonical)
     kind = entry["kind"]
@@ -180,6 +190,8 @@ def _read_dataset(entry: dict, root: Path, *, download: bool, root_source: str,
         return _build_sdcn(entry, root, root_source=root_source, to_undirected=to_undirected)
     mirror_folder = entry.get("mirror_folder", ".")
     folder, missing = locate_files(entry, root)
+    if folder is None:  # a copy shipped in the package (Cora), hashed before every use
+        folder = embedded_folder(entry)
     if folder is not None:
         verify_files(expected_files(entry, folder), dataset=name)
         digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
@@ -207,11 +219,18 @@ def _not_found(entry: dict, root: Path, missing: list[Path], root_source: str):
     name, folder = entry["name"], root / entry["folder"]
     expected = [folder / f["path"] for f in entry["files"]]
     missing_set = set(missing)
-    lines = [
-        f"dataset '{name}' is not available: {len(missing)} of {len(expected)} file(s) missing "
-        f"under the data root {root} (first missing: {missing[0]})",
-        f"The data root came from {root_source}. Looked for:",
-    ]
+    if not root.is_dir():
+        where = (f"the data root {root} does not exist" if not root.exists() else
+                 f"the data root {root} is not a folder")
+        lines = [f"dataset '{name}' is not available: {where} (it came from {root_source}). "
+                 "Point --data-root (or GCL_DATA) at the folder holding the datasets; the "
+                 "files it would need:"]
+    else:
+        lines = [
+            f"dataset '{name}' is not available: {len(missing)} of {len(expected)} file(s) "
+            f"missing under the data root {root} (first missing: {missing[0]})",
+            f"The data root came from {root_source}. Looked for:",
+        ]
     lines += [f"  [{'missing' if p in missing_set else 'found  '}] {p}" for p in expected]
     for alt in entry.get("alt_folders", []):
         lines.append(f"  (also looked for the same files under {root / alt})")

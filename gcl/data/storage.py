@@ -29,8 +29,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .._utils import atomic_target
-
 __all__ = [
     "DatasetNotFoundError",
     "resolve_root",
@@ -169,6 +167,8 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def _write_json_atomic(path: Path, obj: Any) -> None:
+    from .._utils import atomic_target  # imports torch: only when something is written
+
     with atomic_target(path) as tmp, open(tmp, "w") as handle:
         json.dump(obj, handle, indent=1, sort_keys=True)
 

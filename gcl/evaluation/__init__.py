@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from .clustering import kmeans_clustering
-from .evaluate import evaluate_embeddings, ogb_probe
+from .evaluate import EvaluationSkippedWarning, evaluate_embeddings, ogb_probe
 from .heco import heco_classification, heco_evaluate
 from .links import link_prediction, reconstruction_auc, split_edges
 from .metrics import (
@@ -35,6 +35,7 @@ __all__ = [
     "cluster_f1",
     "clustering_scores",
     "evaluate_embeddings",
+    "EvaluationSkippedWarning",
     "ogb_probe",
     "split_edges",
     "link_prediction",

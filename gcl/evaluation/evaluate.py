@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -10,12 +11,45 @@ from torch import Tensor
 from .clustering import kmeans_clustering
 from .probe import linear_probe
 
-__all__ = ["evaluate_embeddings", "ogb_probe"]
+__all__ = ["evaluate_embeddings", "ogb_probe", "EvaluationSkippedWarning"]
+
+
+class EvaluationSkippedWarning(UserWarning):
+    """An evaluation was skipped because the graph lacks what it needs (labels, masks or
+    splits); the message says which evaluation, why, and how to provide it.
+
+    Example:
+        >>> issubclass(EvaluationSkippedWarning, UserWarning)
+        True
+    """
+
+
+def unavailable(message: str, missing: str) -> None:
+    """Raise ``ValueError(message)`` (``missing="raise"``) or warn that an evaluation is skipped
+    (``missing="skip"``, an :class:`EvaluationSkippedWarning`).
+
+    Args:
+        message: what is missing, what cannot be scored, and how to fix it.
+        missing: ``"raise"`` or ``"skip"``.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     unavailable("no labels", "skip")
+        >>> str(caught[0].message)
+        'evaluation skipped: no labels'
+    """
+    if missing not in ("raise", "skip"):
+        raise ValueError(f"missing must be 'raise' or 'skip', got {missing!r}")
+    if missing == "raise":
+        raise ValueError(message)
+    warnings.warn(f"evaluation skipped: {message}", EvaluationSkippedWarning, stacklevel=3)
 
 
 def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering: bool = True,
                         probe_kwargs: dict | None = None,
-                        cluster_kwargs: dict | None = None) -> dict:
+                        cluster_kwargs: dict | None = None, missing: str = "raise") -> dict:
     """Run the linear probe on the graph's split masks and k-means clustering on its labels.
 
     Args:
@@ -26,6 +60,10 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
         clustering: run :func:`~gcl.evaluation.kmeans_clustering` (default: ``True``).
         probe_kwargs: keyword arguments for the probe (``epochs``, ``lr``, ``seed``, …).
         cluster_kwargs: keyword arguments for the clustering (``seeds``, ``n_init``, …).
+        missing: what to do when the graph lacks labels or masks an evaluation needs:
+            ``"raise"`` a ``ValueError`` (default) or ``"skip"`` that evaluation with an
+            :class:`EvaluationSkippedWarning` saying what and why (``gcl train`` on a graph of
+            your own without labels).
 
     Returns:
         dict: one flat dict of summaries ``{"mean", "std", "values"}``: ``"accuracy"``,
@@ -33,8 +71,8 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
         step) and ``"nmi"``, ``"ari"``, ``"cluster_acc"``, ``"cluster_f1"`` from the clustering.
 
     Raises:
-        ValueError: when ``data`` lacks the labels or masks an enabled evaluation needs, or
-            for anything the probe or the clustering reject.
+        ValueError: when ``data`` lacks the labels or masks an enabled evaluation needs (with
+            ``missing="raise"``), or for anything the probe or the clustering reject.
 
     Example:
         >>> from torch_geometric.data import Data
@@ -52,15 +90,18 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
     """
     y = getattr(data, "y", None)
     if y is None and (probe or clustering):
-        raise ValueError("data.y is missing: evaluation needs one label per node")
+        unavailable("data.y is missing: the linear probe and the clustering score embeddings "
+                    "against one label per node; give labels (gcl train --labels FILE) to "
+                    "evaluate", missing)
+        return {}
     out: dict = {}
+    absent = [k for k in ("train_mask", "test_mask") if getattr(data, k, None) is None]
+    if probe and absent:
+        unavailable(f"data has no {' or '.join(absent)}: the linear probe needs split masks; "
+                    "make a split first (e.g. random 10%/10%/80%) or call with probe=False",
+                    missing)
+        probe = False
     if probe:
-        missing = [k for k in ("train_mask", "test_mask") if getattr(data, k, None) is None]
-        if missing:
-            raise ValueError(
-                f"data has no {' or '.join(missing)}: the linear probe needs split masks; make "
-                "a split first (e.g. random 10%/10%/80%) or call with probe=False"
-            )
         res = linear_probe(z, y, data.train_mask, getattr(data, "val_mask", None),
                            data.test_mask, **(probe_kwargs or {}))
         for key in ("accuracy", "micro_f1", "macro_f1"):

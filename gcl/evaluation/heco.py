@@ -110,7 +110,7 @@ def heco_classification(z: Tensor, y: Tensor, train: Tensor, val: Tensor, test: 
 
 def heco_evaluate(z: Tensor, graph, *, lr: float = 0.01, weight_decay: float = 0.0,
                   heads: int = 50, steps: int = 200, seed: int = 0, clustering: bool = True,
-                  cluster_seeds=range(10), split_sizes=None) -> dict:
+                  cluster_seeds=range(10), split_sizes=None, missing: str = "skip") -> dict:
     """The full protocol on a :class:`gcl.data.MetaPathGraph`'s fixed splits.
 
     Args:
@@ -120,6 +120,9 @@ def heco_evaluate(z: Tensor, graph, *, lr: float = 0.01, weight_decay: float = 0
         clustering: also run k-means NMI/ARI (default: ``True``).
         cluster_seeds: k-means random states (default: 10 fits).
         split_sizes: which split sizes (default: all of ``graph.splits``).
+        missing: a graph without labels or splits: ``"skip"`` the evaluations it cannot
+            support with an :class:`~gcl.evaluation.evaluate.EvaluationSkippedWarning` saying
+            which and why (default), or ``"raise"`` a ``ValueError``.
 
     Returns:
         dict: ``"macro_f1@20"``, ``"micro_f1@20"``, ``"auc@20"``, ... and ``"nmi"``, ``"ari"``,
@@ -136,11 +139,25 @@ def heco_evaluate(z: Tensor, graph, *, lr: float = 0.01, weight_decay: float = 0
         ['ari', 'auc@5', 'macro_f1@5', 'micro_f1@5', 'nmi']
     """
     from .clustering import kmeans_clustering
+    from .evaluate import unavailable
 
     out = {}
-    sizes = list(split_sizes) if split_sizes is not None else sorted(graph.splits)
+    if getattr(graph, "y", None) is None:
+        unavailable("the graph has no labels (y): classification (macro/micro-F1, AUC) and "
+                    "clustering (NMI, ARI) score embeddings against them; give the target type "
+                    "a y to evaluate", missing)
+        return out
+    splits = getattr(graph, "splits", None) or {}
+    if not splits and split_sizes is None:
+        unavailable("the graph has no train/val/test splits, so classification (macro/micro-F1, "
+                    "AUC) is not scored; give the target type train_mask/val_mask/test_mask, "
+                    "or splits= to gcl.data.from_hetero_data (gcl.methods.run and gcl train "
+                    "draw a seeded random split for a registered graph with labels)"
+                    + ("; clustering (NMI, ARI) is still scored" if clustering else ""), missing)
+    sizes = list(split_sizes) if split_sizes is not None else \
+        sorted(splits, key=lambda k: (str(type(k)), k))
     for size in sizes:
-        train, val, test = graph.splits[size]
+        train, val, test = splits[size]
         res = heco_classification(z, graph.y, train, val, test, lr=lr,
                                   weight_decay=weight_decay, heads=heads, steps=steps, seed=seed)
         for key in ("macro_f1", "micro_f1", "auc"):

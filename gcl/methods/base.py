@@ -54,7 +54,8 @@ class Method:
             module of the one loop).
         config_file: YAML file with ``defaults`` (protocol keys) and per-dataset ``datasets``
             sections.
-        description: one line for ``gcl methods``.
+        description: one line for ``gcl methods`` (default: the configuration file's
+            ``method.description``).
         evaluate: ``evaluate(module, data, config, seed) -> dict`` of metric summaries
             (default: linear probe and k-means clustering on the clean-graph embeddings).
         callbacks: ``callbacks(config, data) -> list`` of the protocol's callbacks (early
@@ -62,9 +63,8 @@ class Method:
         recipe: the recipe function; its keyword arguments are configuration keys and their
             defaults are the defaults (the one place they live).
         protocol_keys: the other configuration keys (training and evaluation settings).
-        kind: the kind of graph it trains on: ``"graph"`` (a PyG ``Data``) or ``"metapath"``
-            (a :class:`gcl.data.MetaPathGraph`).
-        datasets: dataset names the method is configured for (informative).
+        datasets: dataset names the method is configured for (informative; default: the
+            catalog datasets its configuration file has a section for).
 
     Example:
         >>> from gcl.methods import get_method
@@ -81,8 +81,24 @@ class Method:
     callbacks: Callable[[dict, Any], list] | None = None
     recipe: Callable | None = None
     protocol_keys: tuple[str, ...] = ()
-    kind: str = "graph"
     datasets: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self):
+        # the configuration file's ``method`` header (gcl.manifest) fills what is not given
+        from ..manifest import method_about
+
+        about = method_about(self.config_file)
+        self.description = self.description or about["description"]
+        self.datasets = tuple(self.datasets) or about["datasets"]
+
+    @property
+    def kind(self) -> str:
+        """The kind of graph it trains on: ``"graph"`` (a PyG ``Data``) or ``"metapath"`` (a
+        :class:`gcl.data.MetaPathGraph`), from the configuration file's ``method.graph``."""
+        from ..manifest import method_about
+
+        return "metapath" if method_about(self.config_file)["graph"] == "heterogeneous" \
+            else "graph"
 
     def defaults(self) -> dict:
         """The recipe's keyword defaults (lists where the signature has tuples), without the

@@ -106,7 +106,4 @@ register(Method(
     protocol_keys=PROBE_KEYS,
     build=build_gca,
     config_file=CONFIG_DIR / "gca.yaml",
-    description="GCA: centrality-adaptive edge dropping and feature masking, InfoNCE",
-    datasets=("cora", "citeseer", "amazon-photo", "amazon-computers", "coauthor-cs", "wikics",
-              "synthetic"),
 ))

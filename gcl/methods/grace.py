@@ -97,7 +97,4 @@ register(Method(
     protocol_keys=PROBE_KEYS,
     build=build_grace,
     config_file=CONFIG_DIR / "grace.yaml",
-    description="GRACE: edge dropping + feature masking, InfoNCE with intra-view negatives",
-    datasets=("cora", "citeseer", "pubmed", "amazon-photo", "amazon-computers", "coauthor-cs",
-              "coauthor-physics", "wikics", "synthetic"),
 ))

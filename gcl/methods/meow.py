@@ -337,4 +337,4 @@ for _name, _recipe, _build_fn, _text in (
     register(Method(name=_name, build=_build_fn, recipe=_recipe,
                     config_file=CONFIG_DIR / f"{_name}.yaml", description=_text,
                     callbacks=meow_callbacks, evaluate=evaluate_meow, protocol_keys=PROTOCOL_KEYS,
-                    kind="metapath", datasets=("acm", "dblp", "aminer", "imdb")))
+                    datasets=("acm", "dblp", "aminer", "imdb")))

@@ -11,6 +11,7 @@ import torch
 
 from .._utils import check_positive, resolve_device, seed_everything
 from ..callbacks import CostEstimate
+from ..manifest import prepare_run
 from ..results import make_record
 from .base import get_method, load_config
 
@@ -173,7 +174,7 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
     }
     scores = evaluate_embeddings(
         z, data, probe=True, clustering=bool(config.get("clustering", True)),
-        probe_kwargs=probe_kwargs, cluster_kwargs={},
+        probe_kwargs=probe_kwargs, cluster_kwargs={}, missing="skip",
     )
     if config.get("reconstruction_auc", False):
         from ..evaluation.links import reconstruction_auc
@@ -275,6 +276,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         raise ValueError("resume needs a checkpoint folder: pass checkpoint_dir "
                          "(gcl train --checkpoint-dir DIR --resume)")
     spec = get_method(method)
+    dataset = prepare_run(spec, dataset)  # canonical name; kind check; config fallback warning
     config = load_config(spec.name, dataset, config_path, overrides)
     dev = resolve_device(device)
     evaluate = spec.evaluate or default_evaluate
