@@ -93,6 +93,4 @@ register(Method(
     protocol_keys=(*PROBE_KEYS, "num_clusters"),
     build=build_gcn_pamc,
     config_file=CONFIG_DIR / "gcn-pamc.yaml",
-    description="GCN on two augmented views with PamC's meta-node negatives (not a paper method)",
-    datasets=("amazon-computers", "coauthor-cs", "sdcn-cite", "synthetic"),
 ))
