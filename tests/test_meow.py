@@ -22,7 +22,6 @@ from gcl.objectives.meow import (
     MEOWLoss,
     cluster_concentration,
     proto_nce,
-    torch_kmeans,
     weighted_info_nce,
 )
 
@@ -287,19 +286,6 @@ def test_cpu_csr_product_backward_reads_the_matrix_in_place():
     assert all(t.layout == torch.sparse_csr for t in prepared["adjs"] + prepared["adjs_masked"])
 
 
-def test_kmeans_assignment_in_row_blocks_equals_one_product():
-    from gcl.objectives.meow import _nearest
-
-    g = torch.Generator().manual_seed(0)
-    x = F.normalize(torch.randn(2000, 16, generator=g), dim=1)
-    for k in (300, 1000):  # 873 and 262 rows per block: blocks with a ragged last one
-        cent = torch.randn(k, 16, generator=g)
-        score, assign = _nearest(x, cent)
-        ref = (x @ cent.t()).max(1)
-        torch.testing.assert_close(score, ref.values)
-        assert torch.equal(assign, ref.indices)
-
-
 def test_context_mean_counts_rows_in_every_layout():
     from gcl.encoders.meow import context_mean
 
@@ -423,70 +409,6 @@ def test_concentration_matches_loop():
     phi = np.clip(phi, np.percentile(phi, 10), np.percentile(phi, 90))
     phi = 0.7 * phi / phi.mean()
     np.testing.assert_allclose(cluster_concentration(score, assign, 7, 0.7).numpy(), phi)
-
-
-def _naive_kmeans(x, k, niter, nredo, seed):
-    """Lloyd with inner-product assignment, loops over points: the reference for torch_kmeans."""
-    n = x.shape[0]
-    gen = torch.Generator().manual_seed(seed)
-    best = None
-    for _ in range(nredo):
-        cent = x[torch.randperm(n, generator=gen)[:k]].double()
-        for _ in range(niter):
-            assign = [int(torch.argmax(cent @ x[i].double())) for i in range(n)]
-            sums, counts = torch.zeros_like(cent), [0] * k
-            for i, a in enumerate(assign):
-                sums[a] += x[i].double()
-                counts[a] += 1
-            empty = [j for j in range(k) if counts[j] == 0]
-            cent = torch.stack([sums[j] / max(counts[j], 1) for j in range(k)])
-            if empty:
-                pick = torch.randint(0, n, (len(empty),), generator=gen)
-                cent[empty] = x[pick].double()
-        score, assign = (x.double() @ cent.t()).max(1)
-        if best is None or float(score.sum()) > best[0]:
-            best = (float(score.sum()), assign, cent)
-    return best[1], F.normalize(best[2], dim=1)
-
-
-def test_kmeans_equals_a_naive_lloyd():
-    gen = torch.Generator().manual_seed(3)
-    x = F.normalize(torch.randn(90, 5, generator=gen), dim=1)
-    assign, cent, _ = torch_kmeans(x, 7, niter=6, nredo=3, seed=2)
-    ref_assign, ref_cent = _naive_kmeans(x, 7, 6, 3, 2)
-    assert torch.equal(assign, ref_assign)
-    torch.testing.assert_close(cent.double(), ref_cent, rtol=0, atol=1e-5)
-
-
-def test_kmeans_stops_at_a_fixed_point_with_the_full_result(monkeypatch):
-    import gcl.objectives.meow as meow_mod
-
-    gen = torch.Generator().manual_seed(4)
-    x = F.normalize(torch.randn(120, 6, generator=gen), dim=1)
-    calls = []
-    nearest = meow_mod._nearest
-    monkeypatch.setattr(meow_mod, "_nearest", lambda a, c: calls.append(1) or nearest(a, c))
-    assign, cent, _ = torch_kmeans(x, 9, niter=40, nredo=2, seed=5)
-    ref_assign, ref_cent = _naive_kmeans(x, 9, 40, 2, 5)  # every one of the 40 rounds
-    assert torch.equal(assign, ref_assign)
-    torch.testing.assert_close(cent.double(), ref_cent, rtol=0, atol=1e-5)
-    assert len(calls) < 2 * 41  # 40 rounds and a final assignment per restart, had none stopped
-
-
-def test_kmeans_is_seeded_and_finds_clusters():
-    gen = torch.Generator().manual_seed(0)
-    centers = F.normalize(torch.randn(3, 8, generator=gen), dim=1) * 5
-    x = F.normalize(centers.repeat_interleave(20, 0) + 0.1 * torch.randn(60, 8, generator=gen),
-                    dim=1)
-    a, c, s = torch_kmeans(x, 3, seed=1)
-    b, _, _ = torch_kmeans(x, 3, seed=1)
-    assert torch.equal(a, b)
-    for block in a.view(3, 20):
-        assert len(block.unique()) == 1
-    assert len(a.unique()) == 3
-    torch.testing.assert_close(c.norm(dim=1), torch.ones(3))
-    with pytest.raises(ValueError, match="k=61"):
-        torch_kmeans(x, 61)
 
 
 def naive_adameow(loss: AdaMEOWLoss, v, u):
