@@ -276,6 +276,7 @@ class MEOWModel:
                                    hidden=hidden, proj_dim=proj,
                                    dropout=float(config.get("dropout", 0.2)),
                                    masked_dropout=bool(config.get("masked_dropout", True)),
+                                   shared_context_dropout=bool(config.get("shared_context_dropout")),
                                    path_dims=None if graph.x_paths is None else
                                    [int(x.shape[1]) for x in graph.x_paths],
                                    init=str(config.get("init", "xavier")),
