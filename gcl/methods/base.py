@@ -21,10 +21,12 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 #: Configuration keys every method accepts (plug-ins applied by the runner to any recipe whose
 #: pipeline supports them): ``pot`` adds the POT regularizer (2-layer GCN, edge-dropping views)
-#: with weight ``kappa``, node chunks of ``pot_batch`` and the certified variant ``pot_sound``.
+#: with weight ``kappa``, node chunks of ``pot_batch``, the certified variant ``pot_sound`` and
+#: the orientation ``pot_orientation`` of the sampled view (see :class:`gcl.objectives.POT`).
 #: ``monitor_every`` / ``monitor_probe_epochs`` probe the embeddings every K epochs during training
 #: (``gcl train --eval-every K``, see ``default_fit``).
-GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs")
+GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "pot_orientation", "monitor_every",
+                "monitor_probe_epochs")
 _REGISTRY: dict[str, Method] = {}
 
 

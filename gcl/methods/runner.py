@@ -44,7 +44,8 @@ def apply_plugins(pipeline, config: dict):
         from ..objectives.pot import add_pot
 
         add_pot(pipeline, kappa=float(config.get("kappa", 0.5)),
-                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)))
+                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)),
+                orientation=str(config.get("pot_orientation", "reference")))
     return pipeline
 
 
