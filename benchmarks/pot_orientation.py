@@ -67,7 +67,7 @@ def main(argv=None) -> None:
                      "POT's per-node score (reference semantics) between the reference's "
                      "matrix (row = source) and the propagation matrix (row = target), beside "
                      "the standard deviation and mean of the reference-orientation score."),
-        columns=["seed", "view", "drop rate", "mean |diff|", "max |diff|", "score std",
+        columns=["seed", "view", "drop rate", "mean abs. diff.", "max abs. diff.", "score std",
                  "score mean"],
         rows=rows, device="cpu")
 
