@@ -68,6 +68,7 @@ def naive_grace_eval(z, y, train_ratio, seed, num_splits):
     return out
 
 
+@pytest.mark.slow  # 400 liblinear fits per split, twice (about 10 s on one core)
 @pytest.mark.parametrize("seed", [3])
 def test_grace_probe_equals_a_plain_transcription_of_graces_eval(seed):
     z, y = noisy_classes(seed=seed)
