@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/communities.py --datasets amazon-computers amazon-photo
 	$(PY) benchmarks/adameow_loss.py
 	$(PY) benchmarks/pathsim_ties.py
+	$(PY) benchmarks/pot_orientation.py
 	$(PY) -m gcl.reporting --benchmarks
 
 lint: $(STAMP)

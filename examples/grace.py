@@ -5,7 +5,7 @@
 
 Hyperparameters default to the method's per-dataset configuration (gcl/methods/configs/grace.yaml);
 every flag overrides it. Each run trains from its own seed, embeds the clean graph and evaluates the
-embeddings with the GRACE/GCA linear probe and k-means clustering; the script prints mean ± std
+embeddings with the GCA-protocol linear probe and k-means clustering; the script prints mean ± std
 over runs and writes a result record.
 """
 

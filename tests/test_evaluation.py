@@ -1,5 +1,5 @@
 """gcl.evaluation: summaries, the linear probe (against a brute-force reimplementation of the
-GRACE/GCA protocol), clustering scores on hand-made partitions, and k-means on blobs and noise."""
+GCA protocol), clustering scores on hand-made partitions, and k-means on blobs and noise."""
 
 import math
 
@@ -43,7 +43,7 @@ def blobs(n, d, c, spread, seed, dtype=torch.float32):
 
 
 def brute_force_probe(z, y, train, val, test, *, epochs, lr, eval_every, seed):
-    """The GRACE/GCA protocol written plainly: one nn.Linear, Adam, scoring every eval_every
+    """The GCA protocol written plainly: one nn.Linear, Adam, scoring every eval_every
     steps, test predictions kept at the first step with the best validation accuracy."""
     num_classes = int(y.max()) + 1
     gen = torch.Generator().manual_seed(seed)

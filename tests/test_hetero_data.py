@@ -192,3 +192,41 @@ def test_dblp_derived_cache_survives_a_concurrent_writer(tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == sorted(
         f"{n}-{'-'.join(shas[f][:8] for f in ('pa.txt', 'pc.txt', 'pt.txt'))}.npz"
         for n in ("apcpa", "aptpa", "nei_apcp", "nei_aptp"))  # no temporary file left
+
+
+def _reference_row_normalise(raw: sp.spmatrix) -> np.ndarray:
+    """MEOW's and HeCo's ``preprocess_features``: each row times 1/rowsum, empty rows kept 0."""
+    rowsum = np.asarray(raw.sum(1), dtype=np.float64).ravel()
+    with np.errstate(divide="ignore"):
+        inv = np.power(rowsum, -1.0)
+    inv[np.isinf(inv)] = 0.0
+    return np.asarray(sp.diags(inv) @ raw.toarray())
+
+
+@pytest.mark.parametrize("name", ["dblp", "heco-dblp"])
+def test_dblp_author_features_are_row_normalised(name, require_dataset, monkeypatch):
+    """DBLP's author bag-of-words (row sums 7, 22, 63, ...) is row-normalised on loading, as the
+    reference loaders do; ``raw_features=True`` keeps the counts."""
+    import gcl.data.hetero as hetero
+
+    root = require_dataset(name)
+    n, n_p = 4057, 14328
+
+    def empty_derived(folder, **_):  # the derived matrices do not matter here and take ~40 s
+        return {"apcpa": sp.csr_matrix((n, n)), "aptpa": sp.csr_matrix((n, n)),
+                "nei_apcp": sp.csr_matrix((n, n_p)), "nei_aptp": sp.csr_matrix((n, n_p))}
+
+    monkeypatch.setattr(hetero, "dblp_derived", empty_derived)
+    folder = root / "hetero" / ("heco" if name.startswith("heco") else "meow") / "dblp"
+    raw = safe_load_sparse(folder / "a_feat.npz")
+    g = load_hetero(name)
+    x = g.x_dict["a"].to_dense().double().numpy()
+    sums = x.sum(1)
+    assert x.shape == (n, 334)
+    np.testing.assert_allclose(sums[np.asarray(raw.sum(1)).ravel() > 0], 1.0, atol=1e-6)
+    np.testing.assert_allclose(x, _reference_row_normalise(raw), atol=1e-7)
+    kept = load_hetero(name, raw_features=True).x_dict["a"].to_dense().double().numpy()
+    np.testing.assert_array_equal(kept, raw.toarray())
+    assert kept.sum(1)[:4].tolist() == [7.0, 22.0, 7.0, 63.0]
+    if name == "dblp":  # the paper features were row-normalised already, and stay so
+        np.testing.assert_allclose(g.x_dict["p"].to_dense().sum(1).numpy(), 1.0, atol=1e-5)

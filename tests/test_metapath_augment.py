@@ -72,7 +72,7 @@ def test_same_draws_as_the_functional_masks_in_metapath_order():
 
 def test_wrong_inputs_are_named():
     with pytest.raises(ValueError, match="expects a gcl.data.MetaPathGraph, got Data"):
-        MetaPathEdgeMask(0.2)(synthetic(num_nodes=10))
+        MetaPathEdgeMask(0.2)(synthetic(num_nodes=30))
     with pytest.raises(ValueError, match="one value per meta-path"):
         MetaPathEdgeMask([0.2, 0.3, 0.4])(_graph())
     with pytest.raises(ValueError, match="rate"):

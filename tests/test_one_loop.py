@@ -24,6 +24,8 @@ from gcl.training import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = json.loads((Path(__file__).parent / "fixtures" / "loop_baseline.json").read_text())
+#: MEOW's losses after the faiss-faithful k-means changed them (see the file's note)
+KMEANS = json.loads((Path(__file__).parent / "fixtures" / "loop_baseline_kmeans.json").read_text())
 
 
 @pytest.fixture
@@ -48,12 +50,18 @@ def _slow_if_long(case):
 @pytest.mark.parametrize("case", [_slow_if_long(c) for c in BASELINE["cases"]])
 def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, require_dataset):
     """Every family of methods (two-view, meta-path, deep clustering) gives, epoch by epoch, the
-    losses and logged parts recorded at 45384ac by tests/fixtures/record_loop_baseline.py."""
+    losses and logged parts recorded at 45384ac by tests/fixtures/record_loop_baseline.py (MEOW:
+    re-recorded after the k-means fix, see loop_baseline_kmeans.json)."""
     method, dataset = case["method"], case["dataset"]
     if dataset != "synthetic":
         require_dataset(dataset)
+    overrides = dict(case["overrides"])
+    if method in ("meow", "adameow"):  # the dropout of the code the losses were recorded with
+        overrides["shared_context_dropout"] = True
+    if method == "meow":
+        case = KMEANS
     spec = get_method(method)
-    config = load_config(method, dataset, overrides=case["overrides"])
+    config = load_config(method, dataset, overrides=overrides)
     seed_everything(BASELINE["seed"])
     data = load_method_data(dataset, config, seed=BASELINE["seed"])
     module = spec.build({**config, "device": "cpu", "progress": False}, data)

@@ -52,9 +52,27 @@ def dense_adjacency(edge_index: torch.Tensor, n: int) -> torch.Tensor:
 
 
 def dense_gcn_norm(edge_index: torch.Tensor, n: int) -> torch.Tensor:
+    """The propagation matrix of a GCN layer: row = target (the clean hidden state's matrix)."""
     a = dense_adjacency(edge_index, n) + torch.eye(n, dtype=DT)
     dinv = a.sum(1).pow(-0.5)
     return dinv[:, None] * a * dinv[None, :]
+
+
+def reference_view_matrix(edge_index: torch.Tensor, n: int, idx: torch.Tensor) -> torch.Tensor:
+    """The reference's ``An_ptb`` (POT-GCL ``GRACE/model.py``, ``pot_loss``), step by step:
+    ``gcn_norm(edge_index_1)`` adds a self-loop to every node, counts each node's degree over the
+    entries it is the target of, and weighs the entry (source s, target t) by
+    ``deg_s^-1/2 * deg_t^-1/2``; ``sparse_coo_tensor(edge_index, weight)`` puts that weight at
+    row s, column t; ``index_select(0, nodes).index_select(1, nodes)`` keeps the batch."""
+    src = [s for s, t in edge_index.t().tolist() if s != t] + list(range(n))
+    tgt = [t for s, t in edge_index.t().tolist() if s != t] + list(range(n))
+    deg = [0.0] * n
+    for t in tgt:
+        deg[t] += 1.0
+    m = torch.zeros(n, n, dtype=DT)
+    for s_, t in zip(src, tgt):
+        m[s_, t] += deg[s_] ** -0.5 * deg[t] ** -0.5
+    return m.index_select(0, idx).index_select(1, idx)
 
 
 def dense_box(edge_index: torch.Tensor, n: int, drop) -> tuple[torch.Tensor, torch.Tensor]:
@@ -192,9 +210,10 @@ def _step(data, enc, views, z, nodes=None, epoch=1):
 
 
 @pytest.mark.parametrize("activation", ["relu", "prelu"])
-@pytest.mark.parametrize("sound", [False, True])
+@pytest.mark.parametrize("sound,orientation", [(False, "reference"), (False, "propagation"),
+                                               (True, "reference")])
 @pytest.mark.parametrize("subset", [False, True])
-def test_sparse_equals_naive_dense_values_and_gradients(activation, sound, subset):
+def test_sparse_equals_naive_dense_values_and_gradients(activation, sound, orientation, subset):
     # a batch subset also exercises sparse features (density below SPARSE_FEATURE_DENSITY)
     data = random_graph(14, 0.3, seed=3, features=40 if subset else 5,
                         density=0.05 if subset else 1.0)
@@ -209,7 +228,7 @@ def test_sparse_equals_naive_dense_values_and_gradients(activation, sound, subse
     nodes = torch.tensor([0, 2, 3, 5, 6, 8, 9, 11, 13]) if subset else None
     weights = torch.randn(2, n, generator=g, dtype=DT)
 
-    pot = POT(kappa=0.4, drop_probs=probs, sound=sound)
+    pot = POT(kappa=0.4, drop_probs=probs, sound=sound, orientation=orientation)
     pot.setup(data)
     s1, s2 = pot.scores(_step(data, enc, views, (z1, z2), nodes))
     k = s1.numel()
@@ -222,10 +241,13 @@ def test_sparse_equals_naive_dense_values_and_gradients(activation, sound, subse
     ref = []
     for v in range(2):
         lower, upper = dense_box(data.edge_index, n, probs[v])
-        a_view = dense_gcn_norm(views[v].edge_index, n)
+        # the reference's matrix (row = source); "propagation" is its transpose (row = target)
+        a_view = reference_view_matrix(views[v].edge_index, n, idx)
+        if orientation == "propagation":
+            a_view = a_view.t()
         other = (z1, z2)[1 - v][idx]
         c = c_weights(other)
-        lower, upper, a_view = (m[idx][:, idx] for m in (lower, upper, a_view))
+        lower, upper = (m[idx][:, idx] for m in (lower, upper))
         # the clean hidden state uses the whole graph
         score = naive_score_subset(data.x, enc, lower, upper, a_view, a_clean, idx, c, a, sound)
         ref.append(score)
@@ -275,7 +297,7 @@ def test_naive_full_graph_helper_agrees_with_subset_helper():
     n = data.num_nodes
     enc = random_encoder(5, 3, "relu", seed=12)
     lower, upper = dense_box(data.edge_index, n, 0.4)
-    a_view = dense_gcn_norm(drop_view(data, 0.4, 1).edge_index, n)
+    a_view = reference_view_matrix(drop_view(data, 0.4, 1).edge_index, n, torch.arange(n))
     a_clean = dense_gcn_norm(data.edge_index, n)
     c = c_weights(torch.randn(n, 3, dtype=DT))
     full = naive_score(data.x, enc, lower, upper, a_view, a_clean, c, 0.0, sound=False)
@@ -353,7 +375,7 @@ def test_guards():
         add_pot(Pipeline(GCNEncoder(5, 4, num_layers=3), InfoNCE(), device="cpu"))
     with pytest.raises(ValueError, match="drop scheme"):  # no views to bound
         pot = POT()
-        pot.setup(synthetic(num_nodes=10, num_features=5, seed=0))
+        pot.setup(synthetic(num_nodes=30, num_features=5, seed=0))
         pot._ensure_boxes(Step(epoch=1))
     with pytest.raises(ValueError, match="kappa"):
         POT(kappa=1.5, drop_probs=(0.1, 0.1))
@@ -421,3 +443,59 @@ def test_cli_train_and_reproduce_with_pot(tmp_path, capsys):
     assert len(files) == 1 and files[0].name.startswith("grace-pot-synthetic")
     assert json.loads(files[0].read_text())["label"] == "GRACE+POT"
     assert "GRACE+POT" in docs.read_text()
+
+
+def test_views_are_asymmetric_and_the_orientations_differ():
+    """Edge dropping keeps the two directions of an edge independently: the reference's matrix
+    (row = source) is then not the propagation matrix (row = target) but its transpose."""
+    data = random_graph(14, 0.3, seed=3)
+    view = drop_view(data, 0.4, 5)
+    idx = torch.arange(14)
+    ref = reference_view_matrix(view.edge_index, 14, idx)
+    torch.testing.assert_close(ref.t(), dense_gcn_norm(view.edge_index, 14))
+    assert not torch.allclose(ref, ref.t())
+    enc = random_encoder(5, 3, "relu", seed=4)
+    g = torch.Generator().manual_seed(7)
+    z = (torch.randn(14, 3, generator=g, dtype=DT), torch.randn(14, 3, generator=g, dtype=DT))
+    scores = {}
+    for orientation in ("reference", "propagation"):
+        pot = POT(drop_probs=(0.4, 0.4), orientation=orientation)
+        pot.setup(data)
+        scores[orientation] = pot.scores(_step(data, enc, (view, view), z))[0]
+    assert float((scores["reference"] - scores["propagation"]).abs().max()) > 1e-3
+    assert repr(pot).endswith("orientation='propagation')")
+    with pytest.raises(ValueError, match="'orientation' of POT must be one of"):
+        POT(drop_probs=(0.4, 0.4), orientation="columns")
+
+
+def random_digraph(n: int, p: float, seed: int, features: int = 5) -> Data:
+    rng = np.random.default_rng(seed)
+    adj = (rng.random((n, n)) < p) & ~np.eye(n, dtype=bool)
+    rows, cols = np.nonzero(adj)
+    return Data(x=torch.tensor(rng.random((n, features)), dtype=DT),
+                edge_index=torch.tensor(np.stack([rows, cols]), dtype=torch.long), num_nodes=n)
+
+
+@pytest.mark.parametrize("seed", [2, 3, 4])
+def test_sound_box_is_in_the_propagation_orientation(seed):
+    """On a directed graph the certified score holds with the box in the encoder's propagation
+    orientation (row = target, in-degree budgets), and a box built the other way round (from the
+    reversed edges) is exceeded by some view's compactness: the orientation of the sound
+    variant is not a choice."""
+    data = random_digraph(16, 0.25, seed=seed)
+    n = data.num_nodes
+    enc = random_encoder(5, 4, "relu", seed=22)
+    z_other = torch.randn(n, 4, dtype=DT, generator=torch.Generator().manual_seed(23))
+    c = c_weights(z_other)
+    _, budget = drop_budget(data.edge_index, n, 0.4)
+    worst = {}
+    for name, edges in (("propagation", data.edge_index), ("transposed", data.edge_index.flip(0))):
+        pot = POT(drop_probs=(0.4, 0.4), sound=True)
+        pot.setup(Data(x=data.x, edge_index=edges, num_nodes=n))
+        with torch.no_grad():
+            _, score = pot.scores(_step(data, enc, (data, data), (z_other, torch.zeros_like(z_other))))
+            gen = torch.Generator().manual_seed(24)
+            worst[name] = min(float(((enc(data.x, sample_view_within_budget(data, budget, gen)) * c)
+                                     .sum(1) - score).min()) for _ in range(300))
+    assert worst["propagation"] >= -1e-9
+    assert worst["transposed"] < -1e-3

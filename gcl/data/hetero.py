@@ -191,18 +191,19 @@ class MetaPathGraph:
 # -- layouts -----------------------------------------------------------------------------------------
 
 #: per dataset: target type, feature sources per type, meta-paths with their context incidences,
-#: whether labels are 1-based; feature sources: ("npz", file, row_normalise), ("npy", file),
-#: ("onehot", count)
+#: whether labels are 1-based; feature sources: ("npz", file) (bag-of-words counts, row-normalised
+#: on loading as the MEOW and HeCo loaders do, unless ``raw_features``), ("npy", file) (dense,
+#: read as stored), ("onehot", count)
 HETERO_LAYOUTS = {
     "acm": {
         "target": "p",
-        "features": {"p": ("npz", "p_feat.npz", True), "a": ("npz", "a_feat.npz", True),
+        "features": {"p": ("npz", "p_feat.npz"), "a": ("npz", "a_feat.npz"),
                      "s": ("onehot", 60)},
         "metapaths": {"pap": [("a", "nei_a")], "psp": [("s", "nei_s")]},
     },
     "dblp": {
         "target": "a",
-        "features": {"a": ("npz", "a_feat.npz", False), "p": ("npz", "p_feat.npz", True),
+        "features": {"a": ("npz", "a_feat.npz"), "p": ("npz", "p_feat.npz"),
                      "t": ("npy", "t_feat.npz"), "c": ("onehot", 20)},
         "metapaths": {"apa": [("p", "nei_ap")],
                       "apcpa": [("p", "nei_ap"), ("c", "nei_apc"), ("p", "nei_apcp")],
@@ -215,7 +216,7 @@ HETERO_LAYOUTS = {
     },
     "imdb": {
         "target": "m",
-        "features": {"m": ("npz", "m_feat.npz", True), "a": ("onehot", 5432),
+        "features": {"m": ("npz", "m_feat.npz"), "a": ("onehot", 5432),
                      "d": ("onehot", 2083), "k": ("onehot", 7313)},
         "metapaths": {"mam": [("a", "nei_a")], "mdm": [("d", "nei_d")], "mkm": [("k", "nei_k")]},
         "labels_one_based": True,
@@ -363,7 +364,7 @@ def _read_heco_neighbours(path: Path, n_target: int, n_type: int, sha: str | Non
 
 
 def load_hetero(name: str, root: str | os.PathLike | None = None, *,
-                verify: bool = True) -> MetaPathGraph:
+                verify: bool = True, raw_features: bool = False) -> MetaPathGraph:
     """Load a heterogeneous dataset of the mirror as a :class:`MetaPathGraph`.
 
     Args:
@@ -372,6 +373,9 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
             matrices; ``nei_*.npy`` read with the restricted unpickler after a sha256 check).
         root: the data root (default: ``$GCL_DATA``, else the repository's ``datasets/``).
         verify: check every file's sha256 against the catalog first (default: ``True``).
+        raw_features: keep the bag-of-words feature files (``*_feat.npz``: ACM papers and
+            authors, DBLP authors and papers, IMDB movies) as stored, word counts, instead of
+            dividing each row by its sum as the MEOW and HeCo loaders do (default: ``False``).
 
     Returns:
         MetaPathGraph: see the module docstring. DBLP (MEOW) gets ``apcpa``/``aptpa`` and
@@ -426,7 +430,7 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
             src = ("onehot", None)
         if src[0] == "npz":
             m = safe_load_sparse(folder / src[1], expected_sha256=None)
-            x_dict[t] = _sparse_features(_row_normalize(m) if src[2] else m)
+            x_dict[t] = _sparse_features(m if raw_features else _row_normalize(m))
         elif src[0] == "npy":
             x_dict[t] = torch.from_numpy(safe_load_npy(folder / src[1])).float()
         else:
@@ -477,7 +481,7 @@ def load_hetero(name: str, root: str | os.PathLike | None = None, *,
                              for part in ("train", "val", "test"))
     info = {"format": "heco" if heco else "meow", "folder": str(folder),
             "derived": sorted(derived),
-            "inputs": {t: (src[0] if not heco or src[0] != "npz" else src[0])
+            "inputs": {t: ("npz-raw" if src[0] == "npz" and raw_features else src[0])
                        for t, src in layout["features"].items()}}
     return MetaPathGraph(canonical, layout["target"], x_dict, list(layout["metapaths"]), adjs,
                          contexts, torch.from_numpy(labels), splits, info)

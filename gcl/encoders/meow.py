@@ -245,6 +245,10 @@ class MEOWEncoder(nn.Module):
         dropout: the one dropout rate (default: 0.2).
         masked_dropout: apply dropout to the masked target projection too (ACM: yes; DBLP's
             reference code skips it) (default: ``True``).
+        shared_context_dropout: the clean and the masked view of a meta-path add the same
+            dropped-out context term (one dropout mask, as the reference code does for DBLP);
+            ``False`` (default) draws a mask of its own for each view, as the reference code
+            does for ACM, IMDB and AMiner (it evaluates ``dropout(agg(context))`` once per view).
         path_dims: input width of each meta-path's target feature matrix, or ``None`` (one
             target matrix, the default).
         init: ``"xavier"`` (default): the type projections, context maps and head start from
@@ -272,7 +276,8 @@ class MEOWEncoder(nn.Module):
 
     def __init__(self, in_dims: dict, target: str, context_types: list, *, hidden: int = 64,
                  proj_dim: int | None = None, dropout: float = 0.2, masked_dropout: bool = True,
-                 path_dims: list | None = None, init: str = "xavier", checkpoint: bool = True):
+                 shared_context_dropout: bool = False, path_dims: list | None = None,
+                 init: str = "xavier", checkpoint: bool = True):
         super().__init__()
         init = check_choice(init, "init", INITS, "MEOWEncoder")
         self.checkpoint = bool(checkpoint)
@@ -303,6 +308,7 @@ class MEOWEncoder(nn.Module):
             xavier(self.head.weight)
         self.dropout = nn.Dropout(dropout)
         self.masked_dropout = bool(masked_dropout)
+        self.shared_context_dropout = bool(shared_context_dropout)
 
     @classmethod
     def for_graph(cls, graph, **kwargs) -> MEOWEncoder:
@@ -335,10 +341,17 @@ class MEOWEncoder(nn.Module):
             return checkpoint(fn, *args, use_reentrant=False)
         return fn(*args)
 
-    def _context(self, p: int, triples, h: dict) -> Tensor:
+    def _context_terms(self, p: int, triples, h: dict) -> Tensor:
+        """The mapped context means of meta-path ``p``, one per position: ``[Q, N, hidden]``."""
+        return torch.stack([self.ctx[p][q](context_mean(inc, h[t], inv))
+                            for q, (t, inc, inv) in enumerate(triples)])
+
+    def _context(self, terms: Tensor) -> Tensor:
+        """The context term of one view: the sum of the dropped-out terms (a fresh mask per
+        call in training mode)."""
         ctx = 0
-        for q, (t, inc, inv) in enumerate(triples):
-            ctx = ctx + self.dropout(self.ctx[p][q](context_mean(inc, h[t], inv)))
+        for term in terms:
+            ctx = ctx + self.dropout(term)
         return ctx
 
     def _view(self, base: Tensor, ctx: Tensor, adj) -> Tensor:
@@ -367,8 +380,11 @@ class MEOWEncoder(nn.Module):
         z_coarse = self._run(self.gcn, h_coarse, inputs["coarse"])
         clean, masked = [], []
         for p, triples in enumerate(inputs["contexts"]):
-            ctx = self._run(self._context, p, triples, h)
+            terms = self._run(self._context_terms, p, triples, h)
+            ctx = self._run(self._context, terms)
             clean.append(self._run(self._view, h_paths[p], ctx, inputs["adjs"][p]))
+            if not self.shared_context_dropout:
+                ctx = self._run(self._context, terms)
             masked.append(self._run(self._view, h_masks[p], ctx, inputs["adjs_masked"][p]))
         z, beta = self._run(self._attend, *clean, *masked)
         self.last_beta = beta.detach()

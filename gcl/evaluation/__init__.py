@@ -13,7 +13,8 @@ Example:
 from __future__ import annotations
 
 from .clustering import kmeans_clustering
-from .evaluate import EvaluationSkippedWarning, evaluate_embeddings, ogb_probe
+from .evaluate import PROBE_PROTOCOLS, EvaluationSkippedWarning, evaluate_embeddings, ogb_probe
+from .grace_protocol import grace_probe
 from .heco import heco_classification, heco_evaluate
 from .links import link_prediction, reconstruction_auc, split_edges
 from .metrics import (
@@ -29,6 +30,8 @@ __all__ = [
     "summarize",
     "LogisticRegression",
     "linear_probe",
+    "grace_probe",
+    "PROBE_PROTOCOLS",
     "classification_scores",
     "kmeans_clustering",
     "cluster_accuracy",

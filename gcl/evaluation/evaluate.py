@@ -8,10 +8,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .._utils import check_choice
 from .clustering import kmeans_clustering
+from .grace_protocol import grace_probe
 from .probe import linear_probe
 
-__all__ = ["evaluate_embeddings", "ogb_probe", "EvaluationSkippedWarning"]
+__all__ = ["evaluate_embeddings", "ogb_probe", "EvaluationSkippedWarning", "PROBE_PROTOCOLS"]
+
+#: Node-classification protocols of :func:`evaluate_embeddings`: ``"gca"`` (the torch probe of
+#: GCA and CSGCL, :func:`~gcl.evaluation.linear_probe`, on the graph's split masks) and
+#: ``"grace"`` (GRACE's own, :func:`~gcl.evaluation.grace_probe`, on random 10/90 splits).
+PROBE_PROTOCOLS = ("gca", "grace")
 
 
 class EvaluationSkippedWarning(UserWarning):
@@ -49,26 +56,34 @@ def unavailable(message: str, missing: str) -> None:
 
 def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering: bool = True,
                         probe_kwargs: dict | None = None,
-                        cluster_kwargs: dict | None = None, missing: str = "raise") -> dict:
-    """Run the linear probe on the graph's split masks and k-means clustering on its labels.
+                        cluster_kwargs: dict | None = None, missing: str = "raise",
+                        probe_protocol: str = "gca") -> dict:
+    """Run a linear probe and k-means clustering on a graph's embeddings.
 
     Args:
         z: embeddings ``[N, d]`` of the graph's nodes (e.g. ``pipeline.embed(data)``).
         data: a graph with ``y`` and, for the probe, ``train_mask``, ``val_mask`` (may be
             ``None``: no model selection) and ``test_mask``.
-        probe: run :func:`~gcl.evaluation.linear_probe` (default: ``True``).
+        probe: run the probe of ``probe_protocol`` (default: ``True``).
         clustering: run :func:`~gcl.evaluation.kmeans_clustering` (default: ``True``).
-        probe_kwargs: keyword arguments for the probe (``epochs``, ``lr``, ``seed``, …).
+        probe_kwargs: keyword arguments for the probe (GCA protocol: ``epochs``, ``lr``,
+            ``seed``, …; GRACE protocol: ``seed``, ``train_ratio``, ``num_splits``, …).
         cluster_kwargs: keyword arguments for the clustering (``seeds``, ``n_init``, …).
         missing: what to do when the graph lacks labels or masks an evaluation needs:
             ``"raise"`` a ``ValueError`` (default) or ``"skip"`` that evaluation with an
             :class:`EvaluationSkippedWarning` saying what and why (``gcl train`` on a graph of
             your own without labels).
+        probe_protocol: ``"gca"`` (default): :func:`~gcl.evaluation.linear_probe` on the
+            graph's split masks (torch logistic regression, Adam, test scores at the best
+            validation step; GCA's and CSGCL's protocol); ``"grace"``:
+            :func:`~gcl.evaluation.grace_probe` (GRACE's own: L2-normalised embeddings,
+            scikit-learn liblinear with a 5-fold grid search over ``C``, random 10/90 splits;
+            the graph's masks are not used).
 
     Returns:
         dict: one flat dict of summaries ``{"mean", "std", "values"}``: ``"accuracy"``,
-        ``"micro_f1"``, ``"macro_f1"`` from the probe (test scores at the best validation
-        step) and ``"nmi"``, ``"ari"``, ``"cluster_acc"``, ``"cluster_f1"`` from the clustering.
+        ``"micro_f1"``, ``"macro_f1"`` from the probe (test scores) and ``"nmi"``, ``"ari"``,
+        ``"cluster_acc"``, ``"cluster_f1"`` from the clustering.
 
     Raises:
         ValueError: when ``data`` lacks the labels or masks an enabled evaluation needs (with
@@ -88,6 +103,8 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
         >>> scores["accuracy"]["mean"], scores["nmi"]["mean"]
         (1.0, 1.0)
     """
+    probe_protocol = check_choice(probe_protocol, "probe_protocol", PROBE_PROTOCOLS,
+                                  "evaluate_embeddings")
     y = getattr(data, "y", None)
     if y is None and (probe or clustering):
         unavailable("data.y is missing: the linear probe and the clustering score embeddings "
@@ -95,6 +112,11 @@ def evaluate_embeddings(z: Tensor, data: Any, *, probe: bool = True, clustering:
                     "evaluate", missing)
         return {}
     out: dict = {}
+    if probe and probe_protocol == "grace":
+        res = grace_probe(z, y, **(probe_kwargs or {}))
+        for key in ("accuracy", "micro_f1", "macro_f1"):
+            out[key] = res[key]
+        probe = False
     absent = [k for k in ("train_mask", "test_mask") if getattr(data, k, None) is None]
     if probe and absent:
         unavailable(f"data has no {' or '.join(absent)}: the linear probe needs split masks; "

@@ -1,4 +1,9 @@
-"""The GRACE/GCA linear probe: logistic regression in torch on frozen embeddings.
+"""The GCA protocol's linear probe: logistic regression in torch on frozen embeddings.
+
+GCA's evaluation (also CSGCL's and the POT code's): the test scores at the step of best
+validation accuracy, on the graph's split (10/10/80 at random where it has none). GRACE's own
+protocol differs (scikit-learn, L2-normalised embeddings, a grid search over ``C``, random
+10/90 splits): :func:`gcl.evaluation.grace_probe`.
 
 The probe is one :class:`torch.nn.Linear` (Xavier-uniform weight, zero bias) trained full-batch
 with Adam on the training nodes (log-softmax + NLL). Every ``eval_every`` steps it scores the
@@ -31,7 +36,7 @@ class LogisticRegression(nn.Module):
     """Multinomial logistic regression: one linear layer producing class logits.
 
     The weight is drawn Xavier-uniform, ``U(-a, a)`` with ``a = sqrt(6 / (in_dim +
-    num_classes))``, and the bias starts at zero, as the ``LogReg`` of GRACE and GCA.
+    num_classes))``, and the bias starts at zero, as the ``LogReg`` of GCA's evaluation.
 
     Args:
         in_dim: embedding size.
@@ -105,7 +110,7 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
                  epochs: int = 3000, lr: float = 0.01, weight_decay: float = 0.0,
                  eval_every: int = 20, device: str | torch.device | None = None, seed: int = 0,
                  num_classes: int | None = None, return_predictions: bool = False) -> dict:
-    """Linear-probe node classification on frozen embeddings (the GRACE/GCA protocol).
+    """Linear-probe node classification on frozen embeddings (the GCA protocol).
 
     A :class:`LogisticRegression` is trained on the (detached) embeddings of the training nodes
     with full-batch Adam and cross-entropy for ``epochs`` steps. After every ``eval_every``-th
@@ -127,7 +132,7 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
         train_mask: training nodes.
         val_mask: validation nodes for model selection, or ``None`` for the last step.
         test_mask: test nodes.
-        epochs: Adam steps (default: 3000; GRACE/GCA use 3000, 800 for WikiCS).
+        epochs: Adam steps (default: 3000; GCA and CSGCL use 3000, 800 for WikiCS).
         lr: Adam learning rate (default: 0.01).
         weight_decay: Adam (L2) weight decay on weight and bias (default: 0).
         eval_every: evaluation period in steps (default: 20).

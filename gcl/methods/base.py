@@ -24,19 +24,20 @@ CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 #: Configuration keys every method accepts (plug-ins applied by the runner to any recipe whose
 #: pipeline supports them): ``pot`` adds the POT regularizer (2-layer GCN, edge-dropping views)
-#: with weight ``kappa``, node chunks of ``pot_batch`` and the certified variant ``pot_sound``.
+#: with weight ``kappa``, node chunks of ``pot_batch``, the certified variant ``pot_sound`` and
+#: the orientation ``pot_orientation`` of the sampled view (see :class:`gcl.objectives.POT`).
 #: ``monitor_every`` / ``monitor_probe_epochs`` probe the embeddings every K epochs during training
 #: (``gcl train --eval-every K``, see ``protocol_callbacks``); ``normalize_features`` row-normalises
 #: the features when the data is loaded.
-GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "monitor_every", "monitor_probe_epochs",
-                "normalize_features")
+GENERIC_KEYS = ("pot", "kappa", "pot_batch", "pot_sound", "pot_orientation", "monitor_every",
+                "monitor_probe_epochs", "normalize_features")
 #: the kind of value each generic key takes (checked with gcl._yaml.check_config_types)
-_GENERIC_KINDS = {"pot": False, "kappa": 0.5, "pot_sound": False, "monitor_every": 0,
-                  "monitor_probe_epochs": 0, "normalize_features": False}
+_GENERIC_KINDS = {"pot": False, "kappa": 0.5, "pot_sound": False, "pot_orientation": "reference",
+                  "monitor_every": 0, "monitor_probe_epochs": 0, "normalize_features": False}
 #: The protocol keys of the two-view methods: training length, feature normalisation, the linear
 #: probe and k-means evaluation, and held-out link prediction (``task: link``).
-PROBE_KEYS = ("epochs", "probe_epochs", "probe_lr", "probe_eval_every", "clustering", "task",
-              "link_test_ratio", "reconstruction_auc")
+PROBE_KEYS = ("epochs", "probe_epochs", "probe_lr", "probe_eval_every", "probe_protocol",
+              "clustering", "task", "link_test_ratio", "reconstruction_auc")
 _REGISTRY: dict[str, Method] = {}
 
 

@@ -74,15 +74,16 @@ def input_features(graph, features: str = "given", m2v: dict | None = None):
     return metapath2vec_features(graph, progress=True, **(m2v or {}))
 
 
-def _module(graph, objective_fn, *, hidden, proj_dim, dropout, masked_dropout, init, checkpoint,
-            nei_max, adj_mask, feat_mask, pathsim_ties, features, m2v, lr, weight_decay, seed,
-            device, progress):
+def _module(graph, objective_fn, *, hidden, proj_dim, dropout, masked_dropout,
+            shared_context_dropout, init, checkpoint, nei_max, adj_mask, feat_mask, pathsim_ties,
+            features, m2v, lr, weight_decay, seed, device, progress):
     from ..modules.metapath import MetaPathModule
 
     seed = int(torch.initial_seed() % (2**31)) if seed is None else int(seed)
     source = input_features(graph, features, m2v)
     encoder = MEOWEncoder.for_graph(source, hidden=hidden, proj_dim=proj_dim, dropout=dropout,
-                                    masked_dropout=masked_dropout, init=init,
+                                    masked_dropout=masked_dropout,
+                                    shared_context_dropout=shared_context_dropout, init=init,
                                     checkpoint=checkpoint)
     objective = objective_fn(proj_dim or hidden)  # after the encoder: the same random draws
     views = Compose([MetaPathEdgeMask(adj_mask, seed=seed), MetaPathFeatureMask(feat_mask, seed=seed)])
@@ -93,7 +94,8 @@ def _module(graph, objective_fn, *, hidden, proj_dim, dropout, masked_dropout, i
 
 
 def meow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: float = 0.2,
-         masked_dropout: bool = True, init: str = "xavier", checkpoint: bool = True,
+         masked_dropout: bool = True, shared_context_dropout: bool = False,
+         init: str = "xavier", checkpoint: bool = True,
          tau: float = 0.4, num_clusters=(100, 300), proto_weight: float = 1.0,
          kmeans_niter: int = 20, kmeans_nredo: int = 5, nei_max=(110, 700), adj_mask=(0.3, 0.2),
          feat_mask: float = 0.3, pathsim_ties: str = "index", features: str = "given",
@@ -103,8 +105,10 @@ def meow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: float
 
     Args:
         graph: the :class:`gcl.data.MetaPathGraph` (its types and meta-paths size the encoder).
-        hidden, proj_dim, dropout, masked_dropout, init, checkpoint: the encoder (see
-            :class:`gcl.encoders.MEOWEncoder`; ``proj_dim`` defaults to ``hidden``).
+        hidden, proj_dim, dropout, masked_dropout, shared_context_dropout, init, checkpoint: the
+            encoder (see :class:`gcl.encoders.MEOWEncoder`; ``proj_dim`` defaults to ``hidden``;
+            ``shared_context_dropout``: one dropout mask on the context term for both views, as
+            the reference's DBLP code, instead of one each as its ACM, IMDB and AMiner code).
         tau, num_clusters, proto_weight, kmeans_niter, kmeans_nredo: the objective (see
             :class:`gcl.objectives.MEOWLoss`).
         nei_max: PathSim top-k per meta-path (a list, or one value for all).
@@ -133,14 +137,16 @@ def meow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: float
                         niter=kmeans_niter, nredo=kmeans_nredo)
 
     return _module(graph, objective, hidden=hidden, proj_dim=proj_dim, dropout=dropout,
-                   masked_dropout=masked_dropout, init=init, checkpoint=checkpoint,
+                   masked_dropout=masked_dropout,
+                   shared_context_dropout=shared_context_dropout, init=init, checkpoint=checkpoint,
                    nei_max=nei_max, adj_mask=adj_mask, feat_mask=feat_mask,
                    pathsim_ties=pathsim_ties, features=features, m2v=m2v, lr=lr,
                    weight_decay=weight_decay, seed=seed, device=device, progress=progress)
 
 
 def adameow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: float = 0.3,
-            masked_dropout: bool = True, init: str = "xavier", checkpoint: bool = False,
+            masked_dropout: bool = True, shared_context_dropout: bool = False,
+            init: str = "xavier", checkpoint: bool = False,
             tau: float = 1.0, weight_hidden: int = 16, nei_max=(690, 690), adj_mask=0.2,
             feat_mask: float = 0.3, pathsim_ties: str = "index", features: str = "given",
             m2v: dict | None = None, lr: float = 5e-5, weight_decay: float = 1e-5,
@@ -153,9 +159,9 @@ def adameow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: fl
 
     Args:
         graph: the :class:`gcl.data.MetaPathGraph`.
-        hidden, proj_dim, dropout, masked_dropout, init, checkpoint, nei_max, adj_mask,
-            feat_mask, pathsim_ties, features, m2v, lr, weight_decay, seed, device, progress:
-            as in :func:`meow`.
+        hidden, proj_dim, dropout, masked_dropout, shared_context_dropout, init, checkpoint,
+            nei_max, adj_mask, feat_mask, pathsim_ties, features, m2v, lr, weight_decay, seed,
+            device, progress: as in :func:`meow`.
         tau: temperature (default: 1.0).
         weight_hidden: width of the weight MLP (default: 16).
 
@@ -173,7 +179,8 @@ def adameow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: fl
         return AdaMEOWLoss(dim, hidden=weight_hidden, tau=tau)
 
     return _module(graph, objective, hidden=hidden, proj_dim=proj_dim, dropout=dropout,
-                   masked_dropout=masked_dropout, init=init, checkpoint=checkpoint,
+                   masked_dropout=masked_dropout,
+                   shared_context_dropout=shared_context_dropout, init=init, checkpoint=checkpoint,
                    nei_max=nei_max, adj_mask=adj_mask, feat_mask=feat_mask,
                    pathsim_ties=pathsim_ties, features=features, m2v=m2v, lr=lr,
                    weight_decay=weight_decay, seed=seed, device=device, progress=progress)

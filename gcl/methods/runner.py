@@ -47,7 +47,8 @@ def apply_plugins(module, config: dict):
         from ..objectives.pot import add_pot
 
         add_pot(module, kappa=float(config.get("kappa", 0.5)),
-                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)))
+                pot_batch=config.get("pot_batch"), sound=bool(config.get("pot_sound", False)),
+                orientation=str(config.get("pot_orientation", "reference")))
     return module
 
 
@@ -136,14 +137,15 @@ def _monitor(every: int, probe_epochs: int, probe_lr: float):
 
 
 def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
-    """The GRACE/GCA protocol: a torch linear probe on the frozen clean-graph embeddings (test
-    scores at the best validation accuracy) and k-means clustering (NMI, ARI, ACC, F1).
+    """A linear probe on the frozen clean-graph embeddings, by default the GCA protocol (torch
+    logistic regression, test scores at the best validation accuracy; ``probe_protocol: grace``
+    for GRACE's own, see :func:`gcl.evaluation.evaluate_embeddings`), and k-means clustering.
 
     Args:
         pipeline: the trained :class:`~gcl.Pipeline`.
         data: the graph with labels and split masks.
-        config: the run configuration (``probe_epochs``, ``probe_lr``, ``probe_eval_every``,
-            ``clustering``).
+        config: the run configuration (``probe_protocol``, ``probe_epochs``, ``probe_lr``,
+            ``probe_eval_every``, ``clustering``).
         seed: seed of the probe's initialisation.
 
     Returns:
@@ -166,15 +168,16 @@ def default_evaluate(pipeline, data, config: dict, seed: int) -> dict:
     if task == "link":
         return _link_evaluate(pipeline, data, config, seed)
     z = pipeline.embed(data)
+    protocol = str(config.get("probe_protocol", "gca"))
     probe_kwargs = {
         "epochs": int(config.get("probe_epochs", 3000)),
         "lr": float(config.get("probe_lr", 0.01)),
         "eval_every": int(config.get("probe_eval_every", 20)),
         "seed": seed,
-    }
+    } if protocol != "grace" else {"seed": seed}
     scores = evaluate_embeddings(
         z, data, probe=True, clustering=bool(config.get("clustering", True)),
-        probe_kwargs=probe_kwargs, cluster_kwargs={}, missing="skip",
+        probe_kwargs=probe_kwargs, cluster_kwargs={}, missing="skip", probe_protocol=protocol,
     )
     if config.get("reconstruction_auc", False):
         from ..evaluation.links import reconstruction_auc

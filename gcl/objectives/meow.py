@@ -16,96 +16,10 @@ from torch.utils.checkpoint import checkpoint
 
 from .._utils import check_cluster_count, check_positive
 from .base import Objective
+from .kmeans import torch_kmeans
 
 __all__ = ["torch_kmeans", "cluster_concentration", "weighted_info_nce", "proto_nce",
            "MEOWLoss", "AdaMEOWLoss"]
-
-
-def _nearest(x: Tensor, cent: Tensor) -> tuple[Tensor, Tensor]:
-    """``(x @ cent.T).max(1)``: each point's largest inner product and its centroid. On the
-    CPU the rows go in blocks of about 1 MiB of products, each reduced while it is in cache
-    (about a quarter faster than one ``N×k`` product then its reduction)."""
-    rows = max(1, (1 << 18) // max(1, cent.shape[0]))
-    if x.device.type != "cpu" or rows >= x.shape[0]:
-        return (x @ cent.t()).max(1)
-    ct = cent.t().contiguous()
-    score = x.new_empty(x.shape[0])
-    assign = torch.empty(x.shape[0], dtype=torch.long)
-    buf = x.new_empty(rows, cent.shape[0])
-    for a in range(0, x.shape[0], rows):
-        b = min(a + rows, x.shape[0])
-        torch.max(torch.mm(x[a:b], ct, out=buf[:b - a]), 1, out=(score[a:b], assign[a:b]))
-    return score, assign
-
-
-def torch_kmeans(x: Tensor, k: int, *, niter: int = 20, nredo: int = 5, seed: int = 0):
-    """k-means with inner-product assignment (faiss ``Kmeans`` + ``IndexFlatIP`` semantics).
-
-    Each of ``nredo`` restarts samples ``k`` distinct points as centroids (seeded), then runs
-    ``niter`` rounds of: assign every point to the centroid of largest inner product, move each
-    centroid to its members' mean (an empty cluster takes a random point). The restart with
-    the largest total inner product wins. Runs on ``x``'s device.
-
-    A restart stops early once a round assigns every point as the round before did (and no
-    cluster was empty): the centroids are then a fixed point, so the result is the one all
-    ``niter`` rounds give. With MEOW's k = 500 and 1200 on AMiner that is often after 10-15 of
-    the 20 rounds.
-
-    Args:
-        x: ``[N, d]`` points (detached).
-        k: number of clusters (``1 <= k <= N``).
-        niter: iterations per restart (default: 20).
-        nredo: restarts (default: 5).
-        seed: random seed (default: 0).
-
-    Returns:
-        tuple: ``(assign [N] long, centroids [k, d] L2-normalised, score [N])`` where ``score``
-        is each point's inner product with its (unnormalised) centroid.
-
-    Example:
-        >>> x = torch.tensor([[1., 0], [0.9, 0.1], [0, 1], [0.1, 0.9]])
-        >>> a, c, s = torch_kmeans(x, 2, seed=0)
-        >>> bool(a[0] == a[1]) and bool(a[2] == a[3]) and bool(a[0] != a[2])
-        True
-    """
-    n = x.shape[0]
-    k = int(k)
-    if not 1 <= k <= n:
-        raise ValueError(f"torch_kmeans: k={k} must lie in [1, {n}] (the number of points)")
-    x = x.detach()
-    gen = torch.Generator(device="cpu").manual_seed(int(seed))
-    # Cluster sums: index_add_ on the CPU (N·d additions; ~100x faster than the product below
-    # at N = 6564, k = 1200); on other devices a one-hot product, which is deterministic where
-    # index_add_'s atomic additions are not.
-    by_index = x.device.type == "cpu"
-    best = None
-    for _ in range(int(nredo)):
-        cent = x[torch.randperm(n, generator=gen)[:k].to(x.device)].clone()
-        prev = None
-        for _ in range(int(niter)):
-            assign = _nearest(x, cent)[1]
-            if prev is not None and torch.equal(assign, prev):
-                break  # a fixed point: every later round would give these centroids again
-            if by_index:
-                sums = torch.zeros(k, x.shape[1], dtype=x.dtype).index_add_(0, assign, x)
-            else:
-                onehot = torch.zeros(n, k, dtype=x.dtype, device=x.device)
-                onehot[torch.arange(n, device=x.device), assign] = 1
-                sums = onehot.t() @ x
-            counts = torch.bincount(assign, minlength=k)
-            empty = counts == 0
-            cent = sums / counts.clamp(min=1).unsqueeze(1).to(x.dtype)
-            prev = assign
-            if bool(empty.any()):
-                pick = torch.randint(0, n, (int(empty.sum()),), generator=gen).to(x.device)
-                cent[empty] = x[pick]
-                prev = None  # re-seeded centroids: not a fixed point yet
-        score, assign = _nearest(x, cent)
-        obj = float(score.sum())
-        if best is None or obj > best[0]:
-            best = (obj, assign, cent, score)
-    _, assign, cent, score = best
-    return assign, F.normalize(cent, dim=1), score
 
 
 def cluster_concentration(score: Tensor, assign: Tensor, k: int, tau: float) -> Tensor:

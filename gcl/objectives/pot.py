@@ -23,12 +23,21 @@ Two semantics (``sound`` argument):
   comparable): the layer-2 interval is computed from the hidden state of the *clean* graph, the
   backward pass uses node-indexed weights, and the resulting 2-hop linear form
   ``score = A (A t + b1~) + b2~`` is evaluated at the sampled view's adjacency ``A``. This is a
-  heuristic, not a certified bound.
+  heuristic, not a certified bound. ``A`` is oriented as the reference builds it
+  (``orientation="reference"``: ``sparse_coo_tensor(gcn_norm(view))``, row = source, column =
+  target), which is the transpose of the propagation matrix the encoder applies
+  (``orientation="propagation"``: row = target). Edge dropping removes the two directions of an
+  edge independently, so a view is asymmetric and the two orientations give different scores.
 * ``sound=True``: layer 1's interval is propagated through the activation to the layer-2
   interval, the layer-2 backward pass is exact per path, and the linear form is minimised over
   the whole adjacency box (edge by edge). The score is then a certified lower bound of ``g_i``
   for every view that respects the drop budget (features fixed). It costs ``O(E h1)`` memory for
-  the per-edge terms.
+  the per-edge terms. No view enters it, so ``orientation`` does not apply; its box is always in
+  the propagation orientation (row = target, budgets from in-degrees), because the quantity it
+  bounds is the encoder's output, which PyG's ``GCNConv`` computes with the propagation matrix.
+  On an undirected clean graph the box is symmetric and either orientation gives the same box;
+  on a directed one the transposed box is not a bound (``tests/test_pot.py`` finds views whose
+  compactness falls below a score computed with it, and none below the propagation box's).
 
 Feature masking is not modelled (features are fixed at the clean ``x``), nor is edge adding.
 """
@@ -43,11 +52,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .._utils import check_positive, check_probability
+from .._utils import check_choice, check_positive, check_probability
 from .base import Regularizer, Step
 
 __all__ = ["AdjacencyBox", "drop_budget", "adjacency_box", "relaxation", "pot_score", "POT",
-           "add_pot", "find_edge_drop_probs"]
+           "add_pot", "find_edge_drop_probs", "ORIENTATIONS"]
+
+#: Orientations of the sampled view's adjacency in the reference semantics: ``"reference"``
+#: (row = source, as the reference code's ``sparse_coo_tensor(edge_index, weight)``) and
+#: ``"propagation"`` (row = target: the matrix the GCN encoder applies).
+ORIENTATIONS = ("reference", "propagation")
 
 
 # -- the adjacency box -------------------------------------------------------------------------
@@ -299,8 +313,9 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
         slope: the activation's negative slope ``a`` (0: ReLU).
         hw2: ``[n, d]`` the batch rows of ``H W2`` with ``H`` the clean graph's hidden state
             (reference semantics; required when ``sound=False``).
-        view: ``(index, weight)`` of the sampled view's gcn-normalised adjacency on the batch
-            (reference semantics; required when ``sound=False``).
+        view: ``(index, weight)`` of the sampled view's gcn-normalised adjacency on the batch,
+            ``index[0]`` the rows (reference semantics; required when ``sound=False``; see
+            :data:`ORIENTATIONS` for which way :class:`POT` orients it).
         sound: certified lower bound over the whole box instead (see the module docstring).
 
     Returns:
@@ -469,6 +484,10 @@ class POT(Regularizer):
         pot_batch: run POT on a chunk of this many nodes of an epoch-wise node permutation
             (chunk ``epoch % num_chunks``), within the step's nodes; ``None`` or ``-1``: all.
         sound: certified bound over the box instead of the reference semantics (default: False).
+        orientation: the sampled view's adjacency in the reference semantics: ``"reference"``
+            (default; row = source, as the reference code builds it) or ``"propagation"`` (row =
+            target, the matrix the encoder applies); see the module docstring. The sound
+            variant reads no view and ignores it.
 
     Example:
         >>> from gcl import Pipeline
@@ -488,7 +507,7 @@ class POT(Regularizer):
 
     def __init__(self, kappa: float = 0.5, *, augment: Sequence | None = None,
                  drop_probs: Sequence | None = None, pot_batch: int | None = None,
-                 sound: bool = False) -> None:
+                 sound: bool = False, orientation: str = "reference") -> None:
         kappa = check_probability(kappa, "kappa", "POT")  # named as the user knows it
         super().__init__(weight=kappa)
         self.kappa = float(kappa)
@@ -504,6 +523,7 @@ class POT(Regularizer):
         self.drop_probs = tuple(drop_probs) if drop_probs is not None else None
         self.pot_batch = pot_batch
         self.sound = bool(sound)
+        self.orientation = check_choice(orientation, "orientation", ORIENTATIONS, "POT")
         self.boxes: tuple[AdjacencyBox, AdjacencyBox] | None = None
         self._boxes_of: tuple | None = None  # the augmentations the boxes were computed for
         self._data = None
@@ -528,6 +548,8 @@ class POT(Regularizer):
             probs = [p.to(data.edge_index.device) if isinstance(p, Tensor) else float(p)
                      for p in self.drop_probs]
             self._make_boxes(data, probs, ("drop_probs",))
+        elif self.augment is not None:  # given explicitly: bounded from the start
+            self._ensure_boxes(None)
 
     def _make_boxes(self, data, probs, key) -> None:
         n, dtype = data.num_nodes, data.x.dtype
@@ -541,7 +563,7 @@ class POT(Regularizer):
         when those augmentations change."""
         if self.drop_probs is not None:
             return
-        pair = self.augment or step.augment
+        pair = self.augment or getattr(step, "augment", None)
         if pair is None or len(pair) != 2:
             raise ValueError("POT needs the views' drop scheme: train it inside a two-view "
                              "module (gcl.Pipeline), or pass augment=(view1, view2) or "
@@ -612,8 +634,9 @@ class POT(Regularizer):
             view = None
             if not self.sound:
                 index, weight = gcn_norm(step.views[v].edge_index, None, n_all, add_self_loops=True,
-                                         dtype=xw1.dtype)
-                index = torch.stack([index[1], index[0]])
+                                         dtype=xw1.dtype)  # index: (source, target)
+                if self.orientation == "propagation":
+                    index = torch.stack([index[1], index[0]])
                 if nodes is not None:
                     index, mask = _restrict(index, nodes, n_all)
                     weight = weight[mask]
@@ -631,11 +654,13 @@ class POT(Regularizer):
         return (1 - self.kappa) * loss + self.kappa * value
 
     def extra_repr(self) -> str:
-        return f"kappa={self.kappa}, pot_batch={self.pot_batch}, sound={self.sound}"
+        text = f"kappa={self.kappa}, pot_batch={self.pot_batch}, sound={self.sound}"
+        return text + (f", orientation={self.orientation!r}"
+                       if self.orientation != "reference" else "")
 
 
 def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
-            sound: bool = False) -> POT:
+            sound: bool = False, orientation: str = "reference") -> POT:
     """Add POT to a built two-view pipeline whose encoder is a 2-layer GCN and whose views drop
     edges.
 
@@ -647,6 +672,8 @@ def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
         kappa: weight of the POT term (default: 0.5).
         pot_batch: POT node-chunk size (default: all nodes).
         sound: certified-bound variant (default: the reference semantics).
+        orientation: the sampled view's adjacency in the reference semantics, ``"reference"``
+            (default) or ``"propagation"`` (see :class:`POT`).
 
     Returns:
         POT: the added regularizer.
@@ -670,7 +697,7 @@ def add_pot(pipeline, kappa: float = 0.5, pot_batch: int | None = None,
             f"a {type(pipeline).__name__} with a {type(encoder).__name__} encoder, which is not "
             "a GCN on two augmented views; use POT with grace, gca, csgcl or gcn-pamc")
     _check_encoder(pipeline.encoder)
-    reg = POT(kappa, pot_batch=pot_batch, sound=sound)
+    reg = POT(kappa, pot_batch=pot_batch, sound=sound, orientation=orientation)
     reg.to(pipeline.device)
     pipeline.regularizers.append(reg)
     return reg
