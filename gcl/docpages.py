@@ -46,6 +46,9 @@ RUN_KEY_MEANINGS = {
     "probe_lr": "linear probe: learning rate",
     "probe_eval_every": "linear probe: validation period in steps (test score at the best "
                         "validation step)",
+    "probe_protocol": "`gca`: the torch linear probe on the graph's split masks (GCA's and "
+                      "CSGCL's protocol); `grace`: GRACE's own (L2-normalised embeddings, "
+                      "liblinear with a grid search over C, random 10/90 splits)",
     "clustering": "also run k-means clustering on the embeddings (NMI, ARI, accuracy, F1)",
     "task": "`node` (probe and clustering) or `link` (held-out link prediction)",
     "link_test_ratio": "`task: link`: fraction of the undirected edges held out",
@@ -55,6 +58,9 @@ RUN_KEY_MEANINGS = {
     "kappa": "POT weight (`--kappa`)",
     "pot_batch": "POT node-chunk size (`--pot-batch`)",
     "pot_sound": "POT's certified variant",
+    "pot_orientation": "POT: `reference` scores the view adjacency as the reference code does "
+                       "(row = source), "
+                       "`propagation` its transpose, row = target (see [POT](methods/pot.md))",
     "monitor_every": "probe every K epochs during training (`--eval-every K`)",
     "monitor_probe_epochs": "probe steps of that periodic check",
 }

@@ -143,9 +143,11 @@ OBJECTIVES = {
         PamCObjective(3, dim, temperature=tau, order=2, assignment="soft"), graph),
     "PamCObjective node-pair": lambda tau, graph, dim: _set_up(
         PamCObjective(2, dim, temperature=tau, kl_weight=0.5, negatives="node_pair"), graph),
-    # k-means clusterings of h2 (at most N clusters each); MEOW's encoder gives unit vectors
-    "MEOWLoss": lambda tau, graph, dim: MEOWLoss(tau, num_clusters=(2, 3), nredo=2,
-                                                 normalize=True),
+    # k-means clusterings of h2 (at most N clusters each: more are refused); MEOW's encoder
+    # gives unit vectors
+    "MEOWLoss": lambda tau, graph, dim: MEOWLoss(
+        tau, num_clusters=(min(2, graph.num_nodes), min(3, graph.num_nodes)), nredo=2,
+        normalize=True),
     "AdaMEOWLoss": lambda tau, graph, dim: _seeded(AdaMEOWLoss, dim, hidden=4, tau=tau,
                                                    chunk_size=3),
 }

@@ -9,7 +9,8 @@ from __future__ import annotations
 import scipy.sparse as sp
 import torch
 
-from .hetero import MetaPathGraph, _binary, _incidence, _onehot, scipy_to_torch
+from .hetero import MetaPathGraph, scipy_to_torch
+from .hetero_load import _binary, _incidence, _onehot
 
 __all__ = ["from_hetero_data"]
 
