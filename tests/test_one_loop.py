@@ -175,18 +175,22 @@ def test_part_swapped_in_after_construction_moves_with_fit_and_pot_bounds_the_ne
 
 
 # -- SIGKILL and resume ---------------------------------------------------------------------------
-WRAPPER = """
-import sys, time
-import torch
-torch.set_num_threads(1)
-import gcl.methods.runner as runner
+# SMALL defines the graphs only (the test runs it in-process); WRAPPER patches the runner in the
+# child process it runs in.
+SMALL = """
 from gcl.data import synthetic, synthetic_metapath_graph
-from gcl.training import loop
 
 def small(dataset, config, *, root=None, seed=0):
     if dataset == "acm":  # a meta-path graph's name; the graph itself is a small synthetic one
         return synthetic_metapath_graph(num_nodes=60, seed=seed)
     return synthetic(num_nodes=120, num_features=16, num_classes=3, seed=seed)
+"""
+WRAPPER = SMALL + """
+import sys, time
+import torch
+torch.set_num_threads(1)
+import gcl.methods.runner as runner
+from gcl.training import loop
 
 runner.load_method_data = small
 pause = float(sys.argv[1])
@@ -254,7 +258,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path
     assert 5 <= saved["epoch"] < 20 and not saved["stopped"]
 
     wrapper = {}
-    exec(compile(WRAPPER.split("pause =")[0], "wrapper", "exec"), wrapper)
+    exec(compile(SMALL, "small", "exec"), wrapper)
     monkeypatch.setattr(runner, "load_method_data", wrapper["small"])
     torch.set_num_threads(1)
     assert main([*args, "--out", str(tmp_path / "ref.json"),
