@@ -31,18 +31,19 @@ __all__ = ["bgrl", "build_bgrl", "warmup_cosine"]
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
     """The learning-rate factor of BGRL's schedule at 0-based ``step``: ``step / warmup`` during
     the warm-up, then ``(1 + cos(π (step - warmup) / (total - warmup))) / 2`` down to 0 at
-    ``total`` (and 0 beyond).
+    ``total`` (and 0 beyond). A run no longer than its warm-up stays in the warm-up (as the
+    reference's scheduler).
 
     Args:
         step: the optimiser step (an epoch, full batch), from 0.
         warmup: warm-up steps (0: none).
-        total: the run's length in steps (``> warmup``).
+        total: the run's length in steps.
 
     Returns:
         float: the factor, in [0, 1].
 
     Raises:
-        ValueError: ``total <= warmup`` or a negative argument.
+        ValueError: a negative ``step`` or ``warmup``, or ``total < 1``.
 
     Example:
         >>> warmup_cosine(0, 10, 110), warmup_cosine(5, 10, 110), warmup_cosine(60, 10, 110)
@@ -51,11 +52,10 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     check_positive(step, "step", "warmup_cosine", allow_zero=True, integer=True)
     check_positive(warmup, "warmup", "warmup_cosine", allow_zero=True, integer=True)
     check_positive(total, "total", "warmup_cosine", integer=True)
-    if total <= warmup:
-        raise ValueError(f"warmup_cosine: the run ({total} epochs) must be longer than the "
-                         f"warm-up ({warmup} epochs); lower warmup_epochs")
     if step < warmup:
         return step / warmup
+    if total <= warmup:
+        return 0.0
     frac = min((step - warmup) / (total - warmup), 1.0)
     return (1.0 + math.cos(math.pi * frac)) / 2.0
 
@@ -102,7 +102,6 @@ def bgrl(in_channels: int, *, encoder_sizes=(256, 128), predictor_hidden: int = 
     epochs = int(check_positive(epochs, "epochs", "bgrl", integer=True))
     warmup = int(check_positive(warmup_epochs, "warmup_epochs", "bgrl", allow_zero=True,
                                 integer=True))
-    warmup_cosine(0, warmup, epochs)  # refuse a warm-up as long as the run before training
     de1, de2 = _pair(drop_edge, "drop_edge")
     df1, df2 = _pair(drop_feature, "drop_feature")
     views = (Compose([DropEdge(de1), MaskFeature(df1)]), Compose([DropEdge(de2), MaskFeature(df2)]))
