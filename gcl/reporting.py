@@ -92,7 +92,7 @@ def shown_command(command: str) -> str:
 
 
 #: How a method's name is written where capitals would misspell it.
-_METHOD_NAMES = {"adameow": "AdaMEOW"}
+_METHOD_NAMES = {"adameow": "AdaMEOW", "heco": "HeCo"}
 
 
 def record_label(record: dict) -> str:
@@ -190,12 +190,17 @@ def _metric_key(name: str) -> tuple:
     return (name.split("@")[1] if "@" in name else "", rank, name)
 
 
-def render_reproduction(records: list[dict], paper: list[dict]) -> str:
-    """Markdown tables, one per dataset (and protocol), from records and paper numbers.
+def render_reproduction(records: list[dict], paper: list[dict],
+                        estimates: list[dict] = ()) -> str:
+    """Markdown tables, one per dataset (and protocol), from records and paper numbers, and the
+    runs too long for the machine, with their measured cost (``estimates``).
 
     Args:
         records: result records (from :func:`collect_results`).
         paper: paper-number entries (from :func:`load_paper_numbers`).
+        estimates: cost estimates (from :func:`gcl.estimate.collect_estimates`); those of a
+            (label, dataset) without a result record form the section "Runs that need a GPU"
+            (default: none).
 
     Returns:
         str: the whole Markdown page.
@@ -297,7 +302,40 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
                 out.append(f"| {p['label']} | {shown_as} | {p['metric']} | "
                            f"{p['value']:.2f}{std} | {p['source']} |")
         out.append("")
+    out += _estimate_section(records, estimates)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _estimate_section(records: list[dict], estimates) -> list[str]:
+    """The runs with a cost estimate and no result record, as a table."""
+    from .callbacks import _duration
+
+    done = {(record_label(r), r["dataset"]) for r in records}
+    pending = [e for e in estimates if (e["label"], e["dataset"]) not in done]
+    if not pending:
+        return []
+    out = ["## Runs that need a GPU\n",
+           "Too long for the machine the records were made on: the first epochs of the shipped "
+           "configuration were timed there (`python -m gcl.estimate`) and extrapolated to the "
+           "full run and all seeds (for a method that stops early, the epoch budget is an upper "
+           "bound).\n",
+           "| method | dataset | epochs × seeds | s/epoch measured | estimated time | "
+           "peak MiB | device | record |",
+           "|---|---|---|---|---|---|---|---|"]
+    for e in pending:
+        bound = " (upper bound)" if e.get("early_stopping") else ""
+        out.append(f"| {e['label']} | {e['dataset']} | {e['full_epochs']} × {e['seeds']} | "
+                   f"{e['epoch_s_median']:.2f} ({e['measured_epochs']} epochs) | "
+                   f"{_duration(e['estimated_s'])}{bound} | {e.get('peak_mem_mb', 0):.0f} | "
+                   f"{e.get('device', '–')} | `results/{e['_file']}` |")
+    out.append("")
+    out.append("Commands:\n")
+    for e in pending:
+        out.append(f"- {e['label']} on {e['dataset']}: "
+                   f"`gcl reproduce --method {e['method']} --dataset {e['dataset']} "
+                   f"--seeds {e['seeds']}` (estimate: `{shown_command(e.get('command', ''))}`)")
+    out.append("")
+    return out
 
 
 def write_reproduction(results_dir: str | Path = "results",
@@ -317,9 +355,12 @@ def write_reproduction(results_dir: str | Path = "results",
         >>> write_reproduction(tmp, tmp / "reproduction.md").read_text().startswith("# Repro")
         True
     """
+    from .estimate import collect_estimates
+
     results_dir = Path(results_dir)
     text = render_reproduction(collect_results(results_dir),
-                               load_paper_numbers(results_dir / "paper.yaml"))
+                               load_paper_numbers(results_dir / "paper.yaml"),
+                               collect_estimates(results_dir))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
