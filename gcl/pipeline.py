@@ -72,6 +72,10 @@ class Pipeline(TrainingModule):
             (default: no augmentation).
         head: projection head applied before the objective (default: none).
         regularizers: extra :class:`~gcl.objectives.Regularizer` terms (default: none).
+        target: a :class:`~gcl.training.TargetNetwork` following the encoder (BGRL): each step
+            it encodes both views without gradients into ``step.target`` (the seed nodes' rows
+            on a sampled subgraph), and it moves towards the encoder after every optimiser step
+            (default: none).
         lr, weight_decay, optimizer, scheduler, device, seed, progress, meta: the loop's
             settings, see :class:`gcl.training.TrainingModule` (defaults: Adam, lr 1e-3, no
             weight decay, ``"auto"`` device).
@@ -93,8 +97,8 @@ class Pipeline(TrainingModule):
 
     def __init__(self, encoder: nn.Module, objective: Objective, augment=None,
                  head: nn.Module | None = None, regularizers: Sequence[Regularizer] = (), *,
-                 lr: float = 1e-3, weight_decay: float = 0.0, optimizer: str | Callable = "adam",
-                 scheduler: Callable | None = None,
+                 target: nn.Module | None = None, lr: float = 1e-3, weight_decay: float = 0.0,
+                 optimizer: str | Callable = "adam", scheduler: Callable | None = None,
                  device: str | torch.device = "auto", seed: int | None = None,
                  progress: bool | None = None, meta: dict | None = None) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay, optimizer=optimizer,
@@ -115,6 +119,10 @@ class Pipeline(TrainingModule):
             if not isinstance(r, Regularizer):
                 raise ValueError(f"regularizers must be gcl.objectives.Regularizer, got {r!r}")
         self.regularizers = nn.ModuleList(regularizers)
+        if target is not None and not isinstance(target, nn.Module):
+            raise ValueError(f"target must be an nn.Module (e.g. gcl.training.TargetNetwork("
+                             f"encoder)), got {type(target).__name__}")
+        self.target = target
         self.augment1, self.augment2 = _as_pair(augment)
         self.to(self.device)
 
@@ -152,8 +160,12 @@ class Pipeline(TrainingModule):
             z1, z2 = z1[:seeds], z2[:seeds]
             nodes = batch.n_id[:seeds] if getattr(batch, "n_id", None) is not None else None
         h1, h2 = self.head(z1), self.head(z2)
+        targets = None
+        if self.target is not None:
+            targets = tuple(self._target_rows(v, seeds) for v in (v1, v2))
         step = Step(epoch=epoch, data=batch, views=(v1, v2), z=(z1, z2), h=(h1, h2),
-                    encoder=self.encoder, nodes=nodes, augment=(self.augment1, self.augment2))
+                    encoder=self.encoder, nodes=nodes, augment=(self.augment1, self.augment2),
+                    target=targets)
         loss = self.objective(h1, h2, step=step)
         if self.regularizers:
             step.log("objective", loss)
@@ -163,6 +175,11 @@ class Pipeline(TrainingModule):
                 loss = reg.combine(loss, value)
         step.loss = loss
         return step
+
+    def _target_rows(self, view, seeds) -> Tensor:
+        """The target network's embedding of ``view`` (its seed rows on a sampled subgraph)."""
+        t = self.target(view.x, view.edge_index, getattr(view, "edge_weight", None))
+        return t[:seeds] if isinstance(seeds, int) else t
 
     @torch.no_grad()
     def embed(self, data) -> Tensor:

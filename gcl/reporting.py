@@ -94,7 +94,7 @@ def shown_command(command: str) -> str:
 
 
 #: How a method's name is written where capitals would misspell it.
-_METHOD_NAMES = {"adameow": "AdaMEOW"}
+_METHOD_NAMES = {"adameow": "AdaMEOW", "heco": "HeCo"}
 
 
 def record_label(record: dict) -> str:
@@ -197,12 +197,17 @@ def _metric_key(name: str) -> tuple:
     return (name.split("@")[1] if "@" in name else "", rank, name)
 
 
-def render_reproduction(records: list[dict], paper: list[dict]) -> str:
-    """Markdown tables, one per dataset (and protocol), from records and paper numbers.
+def render_reproduction(records: list[dict], paper: list[dict],
+                        estimates: list[dict] = ()) -> str:
+    """Markdown tables, one per dataset (and protocol), from records and paper numbers, and the
+    runs too long for the machine, with their measured cost (``estimates``).
 
     Args:
         records: result records (from :func:`collect_results`).
         paper: paper-number entries (from :func:`load_paper_numbers`).
+        estimates: cost estimates (from :func:`gcl.estimate.collect_estimates`); those of a
+            (label, dataset) without a result record form the section "Runs that need a GPU"
+            (default: none).
 
     Returns:
         str: the whole Markdown page.
@@ -304,6 +309,10 @@ def render_reproduction(records: list[dict], paper: list[dict]) -> str:
                 out.append(f"| {p['label']} | {shown_as} | {p['metric']} | "
                            f"{p['value']:.2f}{std} | {p['source']} |")
         out.append("")
+    if estimates:
+        from .estimate import estimate_section
+
+        out += estimate_section(records, estimates)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -324,9 +333,12 @@ def write_reproduction(results_dir: str | Path = "results",
         >>> write_reproduction(tmp, tmp / "reproduction.md").read_text().startswith("# Repro")
         True
     """
+    from .estimate import collect_estimates
+
     results_dir = Path(results_dir)
     text = render_reproduction(collect_results(results_dir),
-                               load_paper_numbers(results_dir / "paper.yaml"))
+                               load_paper_numbers(results_dir / "paper.yaml"),
+                               collect_estimates(results_dir))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)

@@ -28,6 +28,7 @@ def _example(name):
 @pytest.mark.parametrize("name, extra", [
     ("ogbn_arxiv", ["--block-size", "64"]),           # blockwise loss on 240 nodes
     ("ogbn_arxiv", ["--objective", "pamc"]),          # GCN + PamC negatives
+    ("ogbn_arxiv", ["--objective", "bgrl", "--batch-size", "64", "--fanout", "5", "3"]),
     ("ogbn_products", ["--batch-size", "64", "--fanout", "5", "3"]),
 ])
 def test_example_on_fake_ogb(tmp_path, monkeypatch, no_network, name, extra):

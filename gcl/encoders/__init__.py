@@ -6,7 +6,10 @@ Example:
 """
 
 from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation, propagation_matrix
+from .heco import HeCoEncoder
 from .meow import MEOWEncoder
+from .normgcn import GCNNormEncoder
 
 __all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation",
-           "propagation_matrix", "MEOWEncoder"]
+           "propagation_matrix", "MEOWEncoder", "GCNNormEncoder",
+           "HeCoEncoder"]

@@ -21,10 +21,12 @@ from .base import (
     recipe_kwargs,
     register,
 )
+from .bgrl import bgrl, build_bgrl
 from .csgcl import build_csgcl, csgcl
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
+from .heco import build_heco, heco
 from .meow import adameow, build_adameow, build_meow, meow
 from .pamc import build_pamc, pamc, pamc_nodepair
 from .runner import default_evaluate, default_fit, protocol_callbacks, run
@@ -57,4 +59,8 @@ __all__ = [
     "build_csgcl",
     "gca",
     "build_gca",
+    "bgrl",
+    "build_bgrl",
+    "heco",
+    "build_heco",
 ]

@@ -1,13 +1,15 @@
 """Training modules beyond the two-view :class:`gcl.Pipeline`, all trained by the one loop.
 
 * :class:`MetaPathModule` — coarse and fine views of a meta-path graph (MEOW, AdaMEOW).
+* :class:`HeCoModule` — HeCo's network-schema and meta-path views of a meta-path graph.
 * :class:`DeepClusteringModule` — a graph-free encoder with a clustering objective whose
   centroids start from k-means on a pretrained autoencoder (SDCN-style PamC).
 """
 
 from __future__ import annotations
 
-__all__ = ["MetaPathModule", "DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder"]
+__all__ = ["MetaPathModule", "HeCoModule", "DeepClusteringModule", "ClusteringAE",
+           "pretrain_autoencoder"]
 
 
 def __getattr__(name: str):
@@ -16,6 +18,10 @@ def __getattr__(name: str):
         from .metapath import MetaPathModule
 
         return MetaPathModule
+    if name == "HeCoModule":
+        from .heco import HeCoModule
+
+        return HeCoModule
     if name in ("DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder"):
         from . import clustering
 

@@ -6,6 +6,8 @@ Example:
 """
 
 from .base import Objective, Regularizer, Step
+from .bootstrap import BootstrapLoss, bootstrap_loss
+from .heco import CoContrastiveLoss, co_contrastive_loss, heco_positives
 from .infonce import InfoNCE, info_nce
 from .meow import AdaMEOWLoss, MEOWLoss
 from .pamc import PamCObjective, influence_matrix, pamc_loss
@@ -14,4 +16,5 @@ from .teamup import TeamUp, team_up_gamma
 
 __all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma",
            "POT", "add_pot", "PamCObjective", "pamc_loss", "influence_matrix", "MEOWLoss",
-           "AdaMEOWLoss"]
+           "AdaMEOWLoss", "BootstrapLoss", "bootstrap_loss",
+           "CoContrastiveLoss", "co_contrastive_loss", "heco_positives"]

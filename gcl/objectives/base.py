@@ -27,6 +27,8 @@ class Step:
         nodes: the node subset this step trains on, or ``None`` for all nodes.
         augment: the two augmentations that drew ``views`` (regularizers such as POT read
             their drop probabilities here, so swapping a module's augmentation is seen).
+        target: what a target network (:class:`gcl.training.TargetNetwork`) produced for the
+            two views, without gradients, or ``None`` (BGRL's objective reads it).
         loss: the step's loss, set by ``training_step`` for the loop.
         logs: named scalar parts of the loss, reported in the training history.
 
@@ -47,6 +49,7 @@ class Step:
     encoder: nn.Module | None = None
     nodes: Tensor | None = None
     augment: tuple[Any, Any] | None = None
+    target: tuple[Tensor, Tensor] | None = None
     loss: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
 

@@ -24,8 +24,10 @@ class Trainer:
 
     It owns the epochs and mini-batches, the optimiser and scheduler steps, the non-finite
     guard, the progress bar, seeding, device placement of the whole module, timing and peak
-    memory, callbacks, and checkpoints in one format (callback state included). The module
-    supplies only :meth:`~gcl.training.TrainingModule.setup`,
+    memory, callbacks, and checkpoints in one format (callback state included); after every
+    optimiser step it calls the module's
+    :meth:`~gcl.training.TrainingModule.after_optimizer_step` hook (a target network's moving
+    average). The module supplies only :meth:`~gcl.training.TrainingModule.setup`,
     :meth:`~gcl.training.TrainingModule.training_step` and its parameters.
 
     Args:
@@ -219,12 +221,20 @@ class Trainer:
         return module.history
 
     def _epoch(self, module, data, epoch: int, last_finite: float | None) -> tuple[float, dict]:
-        """One epoch: a full-batch step, or one step per mini-batch of the loader."""
+        """One epoch: a full-batch step, or one step per mini-batch of the loader. After each
+        optimiser step the module's :meth:`~gcl.training.TrainingModule.after_optimizer_step`
+        hook gets the fraction of this fit's steps done before it."""
+        total = max(int(getattr(module, "fit_target", epoch)), epoch)
         if self.loader is None:
-            return self._step(module, data, epoch, last_finite)
+            out = self._step(module, data, epoch, last_finite)
+            module.after_optimizer_step((epoch - 1) / total)
+            return out
+        batches = len(self.loader) if hasattr(self.loader, "__len__") else 0
         values, logs = [], {}
-        for batch in self.loader:
+        for i, batch in enumerate(self.loader):
             value, logs = self._step(module, module.transfer_batch(batch), epoch, last_finite)
+            within = min(i / batches, 1.0) if batches else 0.0
+            module.after_optimizer_step((epoch - 1 + within) / total)
             values.append(value)
         if not values:
             raise ValueError("the loader yielded no batches")

@@ -124,6 +124,18 @@ class TrainingModule(nn.Module):
         """The trained embeddings of ``data`` (eval mode, no augmentation)."""
         raise NotImplementedError(f"{type(self).__name__} must implement embed")
 
+    def after_optimizer_step(self, progress: float) -> None:
+        """Called by the loop after every optimiser step with ``progress``, the fraction (in
+        [0, 1)) of this fit's optimiser steps done before that step. By default it calls
+        ``after_optimizer_step(progress)`` on every part that defines one (a
+        :class:`~gcl.training.TargetNetwork`'s moving average), so a part updated outside
+        gradient descent works in any module."""
+        for part in self.modules():
+            if part is not self and not isinstance(part, TrainingModule):
+                hook = getattr(part, "after_optimizer_step", None)
+                if callable(hook):
+                    hook(progress)
+
     def transfer_batch(self, batch):
         """Move one mini-batch to the device (default: ``batch.to(device)``)."""
         return batch.to(self.device)
