@@ -6,7 +6,9 @@ Example:
 """
 
 from .gcn import ACTIVATIONS, MLP, GCNEncoder, ProjectionHead, make_activation, propagation_matrix
+from .gnn import GATEncoder, GINEncoder, GNNEncoder, SAGEEncoder
 from .meow import MEOWEncoder
 
 __all__ = ["ACTIVATIONS", "GCNEncoder", "ProjectionHead", "MLP", "make_activation",
-           "propagation_matrix", "MEOWEncoder"]
+           "propagation_matrix", "MEOWEncoder", "GNNEncoder", "GATEncoder", "SAGEEncoder",
+           "GINEncoder"]

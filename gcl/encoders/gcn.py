@@ -181,6 +181,29 @@ class GCNEncoder(nn.Module):
             x = self.activation(out if conv.bias is None else out + conv.bias)
         return x
 
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None, *,
+                  batch_size: int = 1024) -> Tensor:
+        """The forward pass one layer at a time, ``batch_size`` target nodes at once (each with
+        all its incoming edges): the eval-mode output of ``forward`` with one block's products
+        alive at a time (see :meth:`gcl.encoders.GNNEncoder.inference`).
+
+        Returns:
+            Tensor: ``[N, hidden_channels]``.
+        """
+        from .gnn import GNNEncoder, target_blocks
+
+        check_positive(batch_size, "batch_size", "inference", integer=True)
+        n = x.size(0)
+        ei, w = gcn_norm(edge_index, edge_weight, n, add_self_loops=True, dtype=x.dtype)
+        blocks = list(target_blocks(ei, n, batch_size))
+        for conv in self.convs:
+            h = conv.lin(x)
+            x = torch.cat([self.activation(GNNEncoder._aggregate(
+                h, torch.stack([ei[0, p], ei[1, p] - s]), w[p], e - s) + conv.bias)
+                for s, e, p in blocks])
+        return x
+
     def reset_parameters(self) -> None:
         """Re-initialise every layer (and the PReLU slope)."""
         for conv in self.convs:
@@ -229,13 +252,16 @@ class MLP(nn.Module):
     Args:
         dims: layer sizes, at least two.
         activation: activation between layers (default: ``relu``).
+        batch_norm: ``BatchNorm1d`` before each inner activation (CCA-SSG's MLP encoder)
+            (default: ``False``).
 
     Example:
         >>> MLP([4, 8, 2])(torch.randn(3, 4)).shape
         torch.Size([3, 2])
     """
 
-    def __init__(self, dims: list[int], activation: str = "relu") -> None:
+    def __init__(self, dims: list[int], activation: str = "relu",
+                 batch_norm: bool = False) -> None:
         super().__init__()
         if len(dims) < 2:
             raise ValueError(f"MLP needs at least two sizes (input and output), got {dims}")
@@ -243,12 +269,15 @@ class MLP(nn.Module):
             check_positive(d, "dims", "MLP", integer=True)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.activation = make_activation(activation)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(d) for d in dims[1:-1]) if batch_norm else None
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None,
                 edge_weight: Tensor | None = None) -> Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
+                if self.norms is not None:
+                    x = self.norms[i](x)
                 x = self.activation(x)
         return x
 

@@ -21,11 +21,15 @@ from .base import (
     recipe_kwargs,
     register,
 )
+from .ccassg import build_ccassg, ccassg
 from .csgcl import build_csgcl, csgcl
+from .dgi import build_dgi, dgi
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
+from .gbt import build_gbt, gbt
 from .grace import build_grace, grace
 from .meow import adameow, build_adameow, build_meow, meow
+from .mvgrl import build_mvgrl, mvgrl
 from .pamc import build_pamc, pamc, pamc_nodepair
 from .runner import default_evaluate, default_fit, protocol_callbacks, run
 
@@ -57,4 +61,12 @@ __all__ = [
     "build_csgcl",
     "gca",
     "build_gca",
+    "dgi",
+    "build_dgi",
+    "mvgrl",
+    "build_mvgrl",
+    "gbt",
+    "build_gbt",
+    "ccassg",
+    "build_ccassg",
 ]

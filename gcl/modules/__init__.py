@@ -3,11 +3,16 @@
 * :class:`MetaPathModule` — coarse and fine views of a meta-path graph (MEOW, AdaMEOW).
 * :class:`DeepClusteringModule` — a graph-free encoder with a clustering objective whose
   centroids start from k-means on a pretrained autoencoder (SDCN-style PamC).
+* :class:`CrossViewModule` — one encoder per view, a shared sub-sample and corrupted
+  negatives (MVGRL).
 """
 
 from __future__ import annotations
 
-__all__ = ["MetaPathModule", "DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder"]
+from .crossview import CrossViewModule
+
+__all__ = ["MetaPathModule", "DeepClusteringModule", "ClusteringAE", "pretrain_autoencoder",
+           "CrossViewModule"]
 
 
 def __getattr__(name: str):

@@ -5,13 +5,18 @@ Example:
     >>> objective = InfoNCE(tau=0.4)
 """
 
+from .barlow import BarlowTwins, barlow_twins_loss
 from .base import Objective, Regularizer, Step
+from .cca import CCALoss, cca_loss
+from .dgi import DGIObjective
 from .infonce import InfoNCE, info_nce
 from .meow import AdaMEOWLoss, MEOWLoss
+from .mvgrl import MVGRLObjective
 from .pamc import PamCObjective, influence_matrix, pamc_loss
 from .pot import POT, add_pot
 from .teamup import TeamUp, team_up_gamma
 
 __all__ = ["Objective", "Regularizer", "Step", "InfoNCE", "info_nce", "TeamUp", "team_up_gamma",
            "POT", "add_pot", "PamCObjective", "pamc_loss", "influence_matrix", "MEOWLoss",
-           "AdaMEOWLoss"]
+           "AdaMEOWLoss", "DGIObjective", "MVGRLObjective", "BarlowTwins", "barlow_twins_loss",
+           "CCALoss", "cca_loss"]

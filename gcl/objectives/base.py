@@ -27,6 +27,9 @@ class Step:
         nodes: the node subset this step trains on, or ``None`` for all nodes.
         augment: the two augmentations that drew ``views`` (regularizers such as POT read
             their drop probabilities here, so swapping a module's augmentation is seen).
+        negatives: the encoder outputs of the two views' corrupted copies (feature-shuffled
+            graphs), for objectives that score them against the clean ones (MVGRL's); ``None``
+            when the module draws none.
         loss: the step's loss, set by ``training_step`` for the loop.
         logs: named scalar parts of the loss, reported in the training history.
 
@@ -47,6 +50,7 @@ class Step:
     encoder: nn.Module | None = None
     nodes: Tensor | None = None
     augment: tuple[Any, Any] | None = None
+    negatives: tuple[Tensor, Tensor] | None = None
     loss: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
 
