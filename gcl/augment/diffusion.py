@@ -54,7 +54,11 @@ class FixedView(Augmentation):
         """Compute the view of ``data`` once (later calls on the same graph reuse it)."""
         key = self._key(data)
         if self._cache is None or self._cache[0] != key:
-            self._cache = (key, *self.compute(data))
+            ei, w = self.compute(data)
+            # sorted by target, then source: sub-samples keep the order and the encoder's
+            # sparse product needs no sort
+            order = torch.argsort(ei[1] * data.num_nodes + ei[0])
+            self._cache = (key, ei[:, order], w[order])
 
     def __call__(self, data: Data) -> Data:
         if not isinstance(data, Data):
@@ -89,10 +93,12 @@ class NormalizedAdjacency(FixedView):
         self.improved = bool(improved)
 
     def compute(self, data: Data) -> tuple[Tensor, Tensor]:
-        ei, w = gcn_norm(data.edge_index, getattr(data, "edge_weight", None), data.num_nodes,
-                         improved=self.improved, add_self_loops=True,
-                         dtype=data.x.dtype if data.x is not None else torch.float32)
-        return ei, w
+        dtype = data.x.dtype if data.x is not None else torch.float32
+        w = getattr(data, "edge_weight", None)
+        if w is None:  # gcn_norm ignores improved's self-loop weight 2 without edge weights
+            w = torch.ones(data.edge_index.size(1), dtype=dtype, device=data.edge_index.device)
+        return gcn_norm(data.edge_index, w, data.num_nodes, improved=self.improved,
+                        add_self_loops=True, dtype=dtype)
 
     def extra_repr(self) -> str:
         return f"improved={self.improved}"

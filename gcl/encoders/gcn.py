@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -73,11 +74,30 @@ class _SparseInputLinear(Linear):
     def forward(self, x: Tensor) -> Tensor:
         if (not x.requires_grad and x.dim() == 2 and x.layout == torch.strided
                 and x.size(1) >= 64 and x.is_floating_point()):
-            nnz = int(torch.count_nonzero(x))
-            if nnz <= SPARSE_INPUT_DENSITY * x.numel():
-                out = torch.sparse.mm(x.to_sparse_csr(), self.weight.t())
+            sparse = _sparse_input(x)
+            if sparse is not None:
+                out = torch.sparse.mm(sparse, self.weight.t())
                 return out if self.bias is None else out + self.bias
         return super().forward(x)
+
+
+#: The last input converted by :func:`_sparse_input` (a weak reference, its version counter
+#: and its CSR form): encoders that read one feature matrix several times in a step (MVGRL's
+#: two views and their corrupted copies) convert it once.
+_LAST_SPARSE: tuple = (None, -1, None)
+
+
+def _sparse_input(x: Tensor) -> Tensor | None:
+    """``x`` as a CSR tensor when at most :data:`SPARSE_INPUT_DENSITY` of it is non-zero, else
+    ``None``; the last answer is reused while ``x`` is the same, unchanged tensor."""
+    global _LAST_SPARSE
+    ref, version, csr = _LAST_SPARSE
+    if ref is not None and ref() is x and version == x._version:
+        return csr
+    nnz = int(torch.count_nonzero(x))
+    csr = x.to_sparse_csr() if nnz <= SPARSE_INPUT_DENSITY * x.numel() else None
+    _LAST_SPARSE = (weakref.ref(x), x._version, csr)
+    return csr
 
 
 def propagation_matrix(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int,

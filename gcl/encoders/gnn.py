@@ -146,10 +146,18 @@ class GNNEncoder(nn.Module):
 
     @staticmethod
     def _aggregate(src: Tensor, edge_index: Tensor, weight: Tensor, n_dst: int) -> Tensor:
-        """``out[i] = sum_j w_ji src[j]`` as one sparse product (no ``[E, d]`` messages)."""
-        adj = torch.sparse_coo_tensor(torch.stack([edge_index[1], edge_index[0]]),
-                                      weight.to(src.dtype), (n_dst, src.size(0)),
-                                      check_invariants=False).coalesce()
+        """``out[i] = sum_j w_ji src[j]`` as one sparse product (no ``[E, d]`` messages); edges
+        already sorted by target (the fixed views' order) skip the sort."""
+        dst, col = edge_index[1], edge_index[0]
+        weight = weight.to(src.dtype)
+        if dst.numel() == 0 or bool((dst[1:] >= dst[:-1]).all()):
+            crow = torch.zeros(n_dst + 1, dtype=torch.long, device=dst.device)
+            torch.cumsum(torch.bincount(dst, minlength=n_dst), 0, out=crow[1:])
+            adj = torch.sparse_csr_tensor(crow, col, weight, (n_dst, src.size(0)),
+                                          check_invariants=False)
+        else:
+            adj = torch.sparse_coo_tensor(torch.stack([dst, col]), weight, (n_dst, src.size(0)),
+                                          check_invariants=False).coalesce()
         return torch.sparse.mm(adj, src)
 
     def _layer(self, i: int, x, edge_index: Tensor, weight: Tensor | None, n_dst: int) -> Tensor:

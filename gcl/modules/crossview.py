@@ -112,15 +112,23 @@ class CrossViewModule(TrainingModule):
         """Both views, cut to one sub-sample, encoded; their corrupted copies encoded with one
         shared feature shuffle; the objective on the two views' embeddings."""
         v1, v2 = self.view1(batch), self.view2(batch)
+        shared = v1.x is v2.x  # structural views: one feature matrix, gathered once
         if self.sampler is not None:
             nodes = self.sampler.sample(batch.num_nodes, batch.edge_index.device)
-            v1, v2 = self.sampler.restrict(v1, nodes), self.sampler.restrict(v2, nodes)
+            v1 = self.sampler.restrict(v1, nodes)
+            if shared:
+                v2 = copy.copy(v2)
+                del v2.x
+            v2 = self.sampler.restrict(v2, nodes)
+            if shared:
+                v2.x = v1.x
         z1, z2 = self._encode(self.encoder1, v1), self._encode(self.encoder2, v2)
         negatives = None
         if self.corruption is not None:
             perm = self.corruption.permutation(v1)
             c1, c2 = copy.copy(v1), copy.copy(v2)
-            c1.x, c2.x = v1.x[perm], v2.x[perm]
+            c1.x = v1.x[perm]
+            c2.x = c1.x if shared else v2.x[perm]
             negatives = (self._encode(self.encoder1, c1), self._encode(self.encoder2, c2))
         step = Step(epoch=epoch, data=v1, views=(v1, v2), z=(z1, z2), h=(z1, z2),
                     encoder=nn.ModuleList([self.encoder1, self.encoder2]),

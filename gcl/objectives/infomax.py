@@ -76,9 +76,14 @@ class BilinearDiscriminator(nn.Module):
 
     def forward(self, h: Tensor, summary: Tensor, batch: Tensor | None = None) -> Tensor:
         """Scores ``[N]`` of the rows of ``h`` against their graph's summary (``summary[0]``
-        for all rows without ``batch``)."""
-        s = summary[batch] if batch is not None else summary.expand(h.size(0), -1)
-        return self.bilinear(h, s).squeeze(-1)
+        for all rows without ``batch``).
+
+        Computed as ``h · (W s)`` with ``W s`` once per graph: ``O(N d + G d²)``, where
+        ``torch.nn.functional.bilinear`` would build an ``[N, d, d]``-sized intermediate.
+        """
+        ws = summary @ self.bilinear.weight[0].t()  # [G, d]: row g is W s_g
+        ws = ws[batch] if batch is not None else ws.expand(h.size(0), -1)
+        return (h * ws).sum(-1) + self.bilinear.bias
 
 
 def binary_scores_loss(positive: list[Tensor], negative: list[Tensor]) -> Tensor:
