@@ -35,7 +35,20 @@ MVGRL_EPSILONS = (1e-5, 1e-4, 1e-3, 1e-2)
 class FixedView(Augmentation):
     """A deterministic view of a graph (a propagation matrix as weighted edges), computed once
     per graph and applied in training and in evaluation alike (``train(False)`` does not turn
-    it off: it is the view an encoder was trained on, not a random perturbation)."""
+    it off: it is the view an encoder was trained on, not a random perturbation).
+
+    Subclasses implement :meth:`compute` (``data -> (edge_index, edge_weight)``); the result is
+    cached per graph and sorted by target node.
+
+    Example:
+        >>> class SelfLoops(FixedView):
+        ...     def compute(self, data):
+        ...         loops = torch.arange(data.num_nodes).repeat(2, 1)
+        ...         return loops, torch.ones(data.num_nodes)
+        >>> d = Data(x=torch.ones(3, 1), edge_index=torch.tensor([[0], [1]]))
+        >>> SelfLoops()(d).edge_index.tolist()
+        [[0, 1, 2], [0, 1, 2]]
+    """
 
     def __init__(self) -> None:
         super().__init__(None)

@@ -24,9 +24,9 @@ from .base import (
 from .ccassg import build_ccassg, ccassg
 from .csgcl import build_csgcl, csgcl
 from .dgi import build_dgi, dgi
+from .gbt import build_gbt, gbt
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
-from .gbt import build_gbt, gbt
 from .grace import build_grace, grace
 from .meow import adameow, build_adameow, build_meow, meow
 from .mvgrl import build_mvgrl, mvgrl

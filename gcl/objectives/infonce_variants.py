@@ -51,8 +51,17 @@ __all__ = ["info_nce_variant", "check_variant_options"]
 def check_variant_options(tau_plus: float, beta: float, owner: str) -> tuple[float, float]:
     """Validate ``tau_plus`` (in [0, 1)) and ``beta`` (>= 0).
 
+    Args:
+        tau_plus: the debiasing class prior.
+        beta: the hardness concentration.
+        owner: the class or function named in errors.
+
     Returns:
         tuple: ``(tau_plus, beta)`` as floats.
+
+    Example:
+        >>> check_variant_options(0.1, 1, "InfoNCE")
+        (0.1, 1.0)
     """
     tau_plus = float(check_positive(tau_plus, "tau_plus", owner, allow_zero=True))
     if tau_plus >= 1.0:
