@@ -73,5 +73,5 @@ register(Method(
     description="DGI: nodes vs feature-shuffled corruption against a graph summary",
     evaluate=repeated_probe_evaluate,
     callbacks=early_stopping_callbacks,
-    datasets=("cora", "citeseer", "pubmed", "synthetic"),
+    datasets=("cora", "citeseer", "pubmed", "amazon-photo", "synthetic"),
 ))

@@ -100,5 +100,5 @@ register(Method(
     description="MVGRL: adjacency vs PPR-diffusion views, cross-view node-graph objective",
     evaluate=repeated_probe_evaluate,
     callbacks=early_stopping_callbacks,
-    datasets=("cora", "citeseer", "synthetic"),
+    datasets=("cora", "citeseer", "amazon-photo", "synthetic"),
 ))
