@@ -90,6 +90,9 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--name", default="training_step",
+                        help="record name (benchmarks/results/NAME.json): another name keeps "
+                             "the rows of a subset of methods apart from the full table")
     parser.add_argument("--worker", nargs=2, metavar=("METHOD", "DATASET"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -121,8 +124,11 @@ def main(argv=None) -> None:
                          res["peak_mb"]])
             print(f"{method:>10} {dataset:>17}: {1000 * res['epoch_s']:.1f} ms/epoch, "
                   f"{res['peak_mb']:.0f} MiB", flush=True)
+    title = f"Training step per method ({args.device})"
+    if args.name != "training_step":
+        title += ": " + ", ".join(methods)
     write_bench(
-        "training_step", title=f"Training step per method ({args.device})",
+        args.name, title=title,
         description=f"Median epoch time over {args.epochs} epochs after {args.warmup} warm-up "
                     "epoch(s), with each method's shipped configuration for the dataset; peak "
                     "memory of the timed epochs above the level after loading the graph and "

@@ -7,6 +7,7 @@ and :class:`~gcl.training.Trainer` trains it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,7 +27,11 @@ from .training import (
 )
 
 __all__ = ["Pipeline", "History", "NonFiniteLossError", "peak_memory_mb", "get_rng_state",
-           "set_rng_state", "CHECKPOINT_FILE"]
+           "set_rng_state", "CHECKPOINT_FILE", "EMBED_BATCH_SIZE"]
+
+#: Target nodes per block when :meth:`Pipeline.embed` embeds a graph in blocks (after
+#: mini-batch training).
+EMBED_BATCH_SIZE = 4096
 
 
 def _as_pair(augment) -> tuple[Callable, Callable]:
@@ -124,6 +129,7 @@ class Pipeline(TrainingModule):
                              f"encoder)), got {type(target).__name__}")
         self.target = target
         self.augment1, self.augment2 = _as_pair(augment)
+        self._minibatch = False  # set by setup: trained on a loader's sampled subgraphs
         self.to(self.device)
 
     def augmentations(self) -> list:
@@ -136,6 +142,7 @@ class Pipeline(TrainingModule):
         ``setup`` once."""
         validate_graph(data)
         check_feature_dtype(data, self.encoder)
+        self._minibatch = not move
         if move:
             data = data.to(self.device)
         for part in [*self.augmentations(), self.objective, *self.regularizers]:
@@ -182,18 +189,41 @@ class Pipeline(TrainingModule):
         return t[:seeds] if isinstance(seeds, int) else t
 
     @torch.no_grad()
-    def embed(self, data) -> Tensor:
+    def embed(self, data, batch_size: int | None = None) -> Tensor:
         """Encoder output on the clean graph, in eval mode and without augmentation.
+
+        After mini-batch training (``fit(..., loader=...)``) the graph is embedded in blocks of
+        :data:`EMBED_BATCH_SIZE` target nodes by the encoder's layer-wise ``inference`` (the
+        same output as one full-graph pass; :meth:`gcl.encoders.GNNEncoder.inference`), since
+        its full-graph pass may not fit either.
+
+        Args:
+            batch_size: ``None`` (default): blocks after mini-batch training, one pass
+                otherwise; ``0``: one full-graph pass; a positive ``B``: blocks of ``B`` nodes.
 
         Returns:
             Tensor: ``[N, d]`` embeddings on the pipeline's device (call ``.cpu()`` to move them).
         """
         validate_graph(data)
         check_feature_dtype(data, self.encoder)
+        if batch_size is None:
+            batch_size = EMBED_BATCH_SIZE if self._minibatch else 0
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
+            raise ValueError(f"batch_size must be None, 0 (one pass) or a positive integer, got "
+                             f"{batch_size!r}")
+        inference = getattr(self.encoder, "inference", None) if batch_size else None
+        if batch_size and inference is None:
+            warnings.warn(f"{type(self.encoder).__name__} has no inference(x, edge_index, "
+                          "edge_weight, batch_size=...) method: embedding in one full-graph pass",
+                          stacklevel=2)
         was_training = self.training
         self.eval()
         try:
-            return self.encode(data.to(self.device)).detach()
+            data = data.to(self.device)
+            if inference is not None:
+                return inference(data.x, data.edge_index, getattr(data, "edge_weight", None),
+                                 batch_size=batch_size).detach()
+            return self.encode(data).detach()
         finally:
             self.train(was_training)
 

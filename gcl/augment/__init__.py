@@ -18,6 +18,9 @@ from .base import (
 from .basic import DropEdge, MaskFeature, apply_edge_mask
 from .communal import CommunalAttributeVoting, CommunalEdgeDropping
 from .communities import Communities, get_communities
+from .diffusion import FixedView, NormalizedAdjacency, PPRDiffusion, column_minmax, ppr_diffusion
+from .structural import AddEdge, DropNode, RandomWalkSubgraph, ShuffleFeatures
+from .subsample import NodeSubsample
 
 __all__ = [
     "Augmentation",
@@ -36,6 +39,16 @@ __all__ = [
     "CommunalEdgeDropping",
     "AdaptiveEdgeDropping",
     "AdaptiveFeatureMasking",
+    "DropNode",
+    "AddEdge",
+    "ShuffleFeatures",
+    "RandomWalkSubgraph",
+    "NodeSubsample",
+    "FixedView",
+    "NormalizedAdjacency",
+    "PPRDiffusion",
+    "ppr_diffusion",
+    "column_minmax",
     "MetaPathEdgeMask",
     "MetaPathFeatureMask",
 ]

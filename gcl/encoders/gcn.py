@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -73,11 +74,30 @@ class _SparseInputLinear(Linear):
     def forward(self, x: Tensor) -> Tensor:
         if (not x.requires_grad and x.dim() == 2 and x.layout == torch.strided
                 and x.size(1) >= 64 and x.is_floating_point()):
-            nnz = int(torch.count_nonzero(x))
-            if nnz <= SPARSE_INPUT_DENSITY * x.numel():
-                out = torch.sparse.mm(x.to_sparse_csr(), self.weight.t())
+            sparse = _sparse_input(x)
+            if sparse is not None:
+                out = torch.sparse.mm(sparse, self.weight.t())
                 return out if self.bias is None else out + self.bias
         return super().forward(x)
+
+
+#: The last input converted by :func:`_sparse_input` (a weak reference, its version counter
+#: and its CSR form): encoders that read one feature matrix several times in a step (MVGRL's
+#: two views and their corrupted copies) convert it once.
+_LAST_SPARSE: tuple = (None, -1, None)
+
+
+def _sparse_input(x: Tensor) -> Tensor | None:
+    """``x`` as a CSR tensor when at most :data:`SPARSE_INPUT_DENSITY` of it is non-zero, else
+    ``None``; the last answer is reused while ``x`` is the same, unchanged tensor."""
+    global _LAST_SPARSE
+    ref, version, csr = _LAST_SPARSE
+    if ref is not None and ref() is x and version == x._version:
+        return csr
+    nnz = int(torch.count_nonzero(x))
+    csr = x.to_sparse_csr() if nnz <= SPARSE_INPUT_DENSITY * x.numel() else None
+    _LAST_SPARSE = (weakref.ref(x), x._version, csr)
+    return csr
 
 
 def propagation_matrix(edge_index: Tensor, edge_weight: Tensor | None, num_nodes: int,
@@ -181,6 +201,29 @@ class GCNEncoder(nn.Module):
             x = self.activation(out if conv.bias is None else out + conv.bias)
         return x
 
+    @torch.no_grad()
+    def inference(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None, *,
+                  batch_size: int = 1024) -> Tensor:
+        """The forward pass one layer at a time, ``batch_size`` target nodes at once (each with
+        all its incoming edges): the eval-mode output of ``forward`` with one block's products
+        alive at a time (see :meth:`gcl.encoders.GNNEncoder.inference`).
+
+        Returns:
+            Tensor: ``[N, hidden_channels]``.
+        """
+        from .gnn import GNNEncoder, target_blocks
+
+        check_positive(batch_size, "batch_size", "inference", integer=True)
+        n = x.size(0)
+        ei, w = gcn_norm(edge_index, edge_weight, n, add_self_loops=True, dtype=x.dtype)
+        blocks = list(target_blocks(ei, n, batch_size))
+        for conv in self.convs:
+            h = conv.lin(x)
+            x = torch.cat([self.activation(GNNEncoder._aggregate(
+                h, torch.stack([ei[0, p], ei[1, p] - s]), w[p], e - s) + conv.bias)
+                for s, e, p in blocks])
+        return x
+
     def reset_parameters(self) -> None:
         """Re-initialise every layer (and the PReLU slope)."""
         for conv in self.convs:
@@ -229,13 +272,16 @@ class MLP(nn.Module):
     Args:
         dims: layer sizes, at least two.
         activation: activation between layers (default: ``relu``).
+        batch_norm: ``BatchNorm1d`` before each inner activation (CCA-SSG's MLP encoder)
+            (default: ``False``).
 
     Example:
         >>> MLP([4, 8, 2])(torch.randn(3, 4)).shape
         torch.Size([3, 2])
     """
 
-    def __init__(self, dims: list[int], activation: str = "relu") -> None:
+    def __init__(self, dims: list[int], activation: str = "relu",
+                 batch_norm: bool = False) -> None:
         super().__init__()
         if len(dims) < 2:
             raise ValueError(f"MLP needs at least two sizes (input and output), got {dims}")
@@ -243,12 +289,15 @@ class MLP(nn.Module):
             check_positive(d, "dims", "MLP", integer=True)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.activation = make_activation(activation)
+        self.norms = nn.ModuleList(nn.BatchNorm1d(d) for d in dims[1:-1]) if batch_norm else None
 
     def forward(self, x: Tensor, edge_index: Tensor | None = None,
                 edge_weight: Tensor | None = None) -> Tensor:
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
+                if self.norms is not None:
+                    x = self.norms[i](x)
                 x = self.activation(x)
         return x
 

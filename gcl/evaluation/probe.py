@@ -109,7 +109,8 @@ def _check_int(value: Any, name: str, *, allow_zero: bool = False) -> int:
 def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask: Any, *,
                  epochs: int = 3000, lr: float = 0.01, weight_decay: float = 0.0,
                  eval_every: int = 20, device: str | torch.device | None = None, seed: int = 0,
-                 num_classes: int | None = None, return_predictions: bool = False) -> dict:
+                 num_classes: int | None = None, return_predictions: bool = False,
+                 selection: str = "best_val") -> dict:
     """Linear-probe node classification on frozen embeddings (the GCA protocol).
 
     A :class:`LogisticRegression` is trained on the (detached) embeddings of the training nodes
@@ -140,6 +141,10 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
         seed: seed of the probe's initialisation (default: 0).
         num_classes: number of classes (default: the largest label plus one).
         return_predictions: also return the selected step's predictions (default: ``False``).
+        selection: ``"best_val"`` (default: the step of best validation accuracy, the earliest
+            on ties) or ``"running_best"``: the highest test accuracy among the steps whose
+            validation accuracy reaches or ties the best so far (CCA-SSG's ``main.py``; it reads
+            the test set to choose, so it is optimistic; kept to compare with its numbers).
 
     Returns:
         dict: ``"accuracy"``, ``"micro_f1"``, ``"macro_f1"``: test scores summarised over the
@@ -175,6 +180,10 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     lr = check_positive(lr, "lr", "linear_probe")
     weight_decay = check_positive(weight_decay, "weight_decay", "linear_probe", allow_zero=True)
     seed = _check_int(seed, "seed", allow_zero=True)
+    if selection not in ("best_val", "running_best"):
+        raise ValueError(f"selection must be 'best_val' or 'running_best', got {selection!r}")
+    if selection == "running_best" and val_mask is None:
+        raise ValueError("selection='running_best' needs a validation mask")
 
     train = _split_indices(train_mask, n, "train_mask")
     test = _split_indices(test_mask, n, "test_mask")
@@ -214,14 +223,15 @@ def linear_probe(z: Tensor, y: Tensor, train_mask: Any, val_mask: Any, test_mask
     # autograd graph from fresh tensors.
     with torch.inference_mode(False), torch.enable_grad():
         result = _fit(z, y, train, val, test, num_splits, num_classes, d, epochs=epochs, lr=lr,
-                      weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed)
+                      weight_decay=weight_decay, eval_every=eval_every, device=dev, seed=seed,
+                      selection=selection)
     if not return_predictions:
         del result["predictions"]
     return result
 
 
 def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weight_decay,
-         eval_every, device, seed) -> dict:
+         eval_every, device, seed, selection="best_val") -> dict:
     dtype = z.dtype if z.dtype in (torch.float32, torch.float64) else torch.float32
     z = z.detach().to(device=device, dtype=dtype).clone()
     y = y.to(device)
@@ -257,6 +267,7 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
     best_val_pred = None if val is None else torch.zeros(num_splits, x_va.size(1), dtype=torch.long,
                                                          device=device)
     x_tr_b = x_tr.expand(num_splits, -1, -1)
+    best_test_hits = torch.full_like(best_hits, -1)  # selection="running_best" only
     for step in range(1, epochs + 1):
         opt.zero_grad(set_to_none=True)
         logits = torch.baddbmm(bias, x_tr_b, weight)
@@ -268,6 +279,19 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
         if step % eval_every == 0 or step == epochs:
             with torch.no_grad():
                 hits = ((predict(x_va) == y_va) & valid_va).sum(1)
+                if selection == "running_best":
+                    reached = hits >= best_hits
+                    test_hits = ((predict(x_te) == y_te) & valid_te).sum(1)
+                    best_hits = torch.where(reached, hits, best_hits)
+                    hits = torch.where(reached & (test_hits > best_test_hits), hits, -1)
+                    best_test_hits = torch.where(hits >= 0, test_hits, best_test_hits)
+                    improved = hits >= 0
+                    if bool(improved.any()):
+                        best_val_pred = torch.where(improved[:, None], predict(x_va),
+                                                    best_val_pred)
+                        best_step = torch.where(improved, step, best_step)
+                        best_pred = torch.where(improved[:, None], predict(x_te), best_pred)
+                    continue
                 improved = hits > best_hits
                 if bool(improved.any()):
                     best_val_pred = torch.where(improved[:, None], predict(x_va), best_val_pred)

@@ -22,12 +22,16 @@ from .base import (
     register,
 )
 from .bgrl import bgrl, build_bgrl
+from .ccassg import build_ccassg, ccassg
 from .csgcl import build_csgcl, csgcl
+from .dgi import build_dgi, dgi
+from .gbt import build_gbt, gbt
 from .gca import build_gca, gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
 from .grace import build_grace, grace
 from .heco import build_heco, heco
 from .meow import adameow, build_adameow, build_meow, meow
+from .mvgrl import build_mvgrl, mvgrl
 from .pamc import build_pamc, pamc, pamc_nodepair
 from .runner import default_evaluate, default_fit, protocol_callbacks, run
 
@@ -63,4 +67,12 @@ __all__ = [
     "build_bgrl",
     "heco",
     "build_heco",
+    "dgi",
+    "build_dgi",
+    "mvgrl",
+    "build_mvgrl",
+    "gbt",
+    "build_gbt",
+    "ccassg",
+    "build_ccassg",
 ]

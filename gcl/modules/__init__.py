@@ -4,12 +4,16 @@
 * :class:`HeCoModule` — HeCo's network-schema and meta-path views of a meta-path graph.
 * :class:`DeepClusteringModule` — a graph-free encoder with a clustering objective whose
   centroids start from k-means on a pretrained autoencoder (SDCN-style PamC).
+* :class:`CrossViewModule` — one encoder per view, a shared sub-sample and corrupted
+  negatives (MVGRL).
 """
 
 from __future__ import annotations
 
+from .crossview import CrossViewModule
+
 __all__ = ["MetaPathModule", "HeCoModule", "DeepClusteringModule", "ClusteringAE",
-           "pretrain_autoencoder"]
+           "pretrain_autoencoder", "CrossViewModule"]
 
 
 def __getattr__(name: str):

@@ -29,6 +29,9 @@ class Step:
             their drop probabilities here, so swapping a module's augmentation is seen).
         target: what a target network (:class:`gcl.training.TargetNetwork`) produced for the
             two views, without gradients, or ``None`` (BGRL's objective reads it).
+        negatives: the encoder outputs of the two views' corrupted copies (feature-shuffled
+            graphs), for objectives that score them against the clean ones (MVGRL's); ``None``
+            when the module draws none.
         loss: the step's loss, set by ``training_step`` for the loop.
         logs: named scalar parts of the loss, reported in the training history.
 
@@ -50,6 +53,7 @@ class Step:
     nodes: Tensor | None = None
     augment: tuple[Any, Any] | None = None
     target: tuple[Tensor, Tensor] | None = None
+    negatives: tuple[Tensor, Tensor] | None = None
     loss: Tensor | None = None
     logs: dict[str, float] = field(default_factory=dict)
 

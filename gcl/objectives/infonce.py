@@ -153,6 +153,14 @@ class InfoNCE(Objective):
         keep_blocks_mb: on the blockwise path, keep the similarity blocks for the backward pass
             when they fit in this many MiB instead of recomputing them (faster, more memory;
             default: ``None``, the module default, off).
+        positives: extra positives from labels: ``None`` (default), ``"labels"`` (every
+            node's ``data.y``: supervised contrast) or ``"train_labels"`` (only the labels of
+            ``data.train_mask``: semi-supervised contrast); see
+            :func:`gcl.objectives.infonce_variants.info_nce_variant`.
+        tau_plus: debiased negatives with this class prior (Chuang et al., 2020) (default: 0,
+            off).
+        beta: hardness-weighted negatives with this concentration (Robinson et al., 2021)
+            (default: 0, off).
 
     Example:
         >>> loss_fn = InfoNCE(tau=0.4)
@@ -162,8 +170,10 @@ class InfoNCE(Objective):
     """
 
     def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True,
-                 block_size: int | None = None, keep_blocks_mb: float | None = None) -> None:
+                 block_size: int | None = None, keep_blocks_mb: float | None = None,
+                 positives: str | None = None, tau_plus: float = 0.0, beta: float = 0.0) -> None:
         super().__init__()
+        self._init_variant(positives, tau_plus, beta)
         if block_size is not None and (isinstance(block_size, bool)
                                        or not isinstance(block_size, int) or block_size < 0):
             raise ValueError(f"argument 'block_size' of InfoNCE must be None, 0 (dense) or a "
@@ -181,9 +191,56 @@ class InfoNCE(Objective):
         return None
 
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
+        if self._variant:
+            return self._variant_loss(h1, h2, step)
         return info_nce(h1, h2, self.tau, col_bias=self.column_bias(step, h1.size(0)),
                         intra_view=self.intra_view, symmetric=self.symmetric,
                         block_size=self.block_size, keep_bytes=self.keep_bytes)
 
+    # -- label positives, debiased and hardness-weighted negatives (infonce_variants.py) --------
+    def _init_variant(self, positives: str | None, tau_plus: float, beta: float) -> None:
+        from .infonce_variants import check_variant_options
+
+        if positives not in (None, "labels", "train_labels"):
+            raise ValueError(f"argument 'positives' of {type(self).__name__} must be None, "
+                             f"'labels' or 'train_labels', got {positives!r}")
+        self.positives = positives
+        self.tau_plus, self.beta = check_variant_options(tau_plus, beta, type(self).__name__)
+        self._variant = positives is not None or self.tau_plus > 0 or self.beta > 0
+
+    def positive_labels(self, step: Step | None, num_nodes: int) -> Tensor | None:
+        """The labels that make positives this step (``-1``: unknown): ``step.data.y`` (its
+        first ``num_nodes`` rows: a sampled batch's seeds), restricted to ``train_mask`` for
+        ``positives="train_labels"``; ``None`` without ``positives``."""
+        if self.positives is None:
+            return None
+        data = getattr(step, "data", None)
+        y = getattr(data, "y", None)
+        if y is None:
+            raise ValueError(f"positives={self.positives!r} needs node labels: the step's "
+                             "graph has no y")
+        y = y.view(-1)[:num_nodes].long()
+        if self.positives == "train_labels":
+            mask = getattr(data, "train_mask", None)
+            if mask is None or mask.dim() != 1:
+                raise ValueError("positives='train_labels' needs a one-column train_mask on the "
+                                 "graph")
+            y = torch.where(mask[:num_nodes].to(y.device), y, -1)
+        return y
+
+    def _variant_loss(self, h1: Tensor, h2: Tensor, step: Step | None) -> Tensor:
+        from .infonce_variants import info_nce_variant
+
+        if self.column_bias(step, h1.size(0)) is not None:
+            raise ValueError(f"{type(self).__name__}: positives, tau_plus and beta do not "
+                             "combine with a column bias (Team-up)")
+        return info_nce_variant(h1, h2, self.tau,
+                                positives=self.positive_labels(step, h1.size(0)),
+                                tau_plus=self.tau_plus, beta=self.beta,
+                                intra_view=self.intra_view, symmetric=self.symmetric,
+                                block_size=self.block_size)
+
     def extra_repr(self) -> str:
-        return f"tau={self.tau}, intra_view={self.intra_view}, symmetric={self.symmetric}"
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("positives", "tau_plus", "beta")
+                        if getattr(self, k))
+        return f"tau={self.tau}, intra_view={self.intra_view}, symmetric={self.symmetric}{extra}"
