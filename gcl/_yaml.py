@@ -19,7 +19,8 @@ from typing import Any
 
 from ._files import excerpt
 
-__all__ = ["read_config_file", "parse_yaml_value", "check_config_types", "shipped_values"]
+__all__ = ["read_config_file", "parse_yaml_value", "check_config_types", "shipped_values",
+           "mixed_kinds"]
 
 #: the largest configuration file read
 MAX_FILE_BYTES = 1 << 20
@@ -175,7 +176,15 @@ def check_config_types(layer: dict, reference: dict, source: str) -> None:
         ValueError: config key 'normalize_features' in --set must be true or false, got 'maybe'...
     """
     for key, value in layer.items():
-        kind = _kind(reference.get(key))
+        kind = reference.get(key)
+        if isinstance(kind, frozenset):  # a key of several kinds (see mixed_kinds)
+            have = _kind(value[0] if isinstance(value, list) and value else value)
+            if value is not None and have not in kind:
+                raise ValueError(f"config key {key!r} in {source} must be one of: "
+                                 f"{', '.join(_KIND_NAMES[k] for k in sorted(kind))}; got "
+                                 f"{excerpt(value)}")
+            continue
+        kind = _kind(kind)
         if kind is None or value is None:
             continue
         if kind == "bool" and not isinstance(value, bool):
@@ -189,6 +198,36 @@ def check_config_types(layer: dict, reference: dict, source: str) -> None:
         if kind == "str" and not isinstance(value, str):
             raise ValueError(f"config key {key!r} in {source} must be a string, got "
                              f"{excerpt(value)}")
+
+
+_KIND_NAMES = {"bool": "true or false", "number": "a number", "str": "a string"}
+
+
+def mixed_kinds(shipped: dict, defaults: dict) -> dict:
+    """The keys whose recipe default and shipped values are of more than one kind (MVGRL's
+    ``threshold``: a number or ``auto``), each with the set of its kinds; the value checked
+    against them then takes any of those kinds (its recipe checks the rest).
+
+    Args:
+        shipped: the parsed file (``{"defaults": {...}, "datasets": {name: {...}}}``).
+        defaults: the recipe's keyword defaults.
+
+    Returns:
+        dict: key -> frozenset of kinds (``"bool"``, ``"number"``, ``"str"``).
+
+    Example:
+        >>> mixed_kinds({"datasets": {"x": {"t": "auto"}, "y": {"t": 0.1}}}, {"t": 1e-4})
+        {'t': frozenset({'number', 'str'})}
+    """
+    seen: dict[str, set] = {}
+    sections = [defaults, shipped.get("defaults") or {},
+                *((s or {}) for s in (shipped.get("datasets") or {}).values())]
+    for section in sections:
+        for key, value in section.items():
+            kind = _kind(value)
+            if kind is not None:
+                seen.setdefault(key, set()).add(kind)
+    return {k: frozenset(v) for k, v in seen.items() if len(v) > 1}
 
 
 def shipped_values(shipped: dict) -> dict:

@@ -13,13 +13,13 @@ from torch_geometric.data import Data, HeteroData
 from gcl import Pipeline
 from gcl._utils import resolve_device, seed_everything
 from gcl.augment import DropEdge, MaskFeature
-from gcl.data import NeighborSampler, from_hetero_data, load
+from gcl.data import NeighborSampler, from_hetero_data, load, synthetic
 from gcl.data.hetero import MetaPathGraph
 from gcl.data.splits import random_split
 from gcl.encoders import GCNEncoder
 from gcl.evaluation import kmeans_clustering, linear_probe
 from gcl.evaluation.links import split_edges
-from gcl.methods import load_config, parse_override
+from gcl.methods import get_method, load_config, parse_override
 from gcl.objectives import InfoNCE
 from gcl.objectives.meow import MEOWLoss
 from gcl.objectives.pot import POT
@@ -138,6 +138,13 @@ BAD_INPUTS = [
      ValueError, r"config key 'kappa' .* must be a finite number .* got nan"),
     ("tau as a string", lambda: load_config("grace", "cora", overrides={"tau": "0.5"}),
      ValueError, r"config key 'tau' .* must be a finite number .* got '0.5'"),
+    ("MVGRL threshold true (a number or a string)", lambda: load_config(
+        "mvgrl", "cora", overrides={"threshold": True}), ValueError,
+     r"config key 'threshold' .* must be one of: a number, a string; got True"),
+    ("MVGRL threshold neither a number nor auto", lambda: get_method("mvgrl").build(
+        {**load_config("mvgrl", "cora", overrides={"threshold": "eps"}), "device": "cpu"},
+        synthetic(num_nodes=20, num_features=4, num_classes=2)), ValueError,
+     r"threshold must be a number, 'auto' or None, got 'eps'"),
     ("POT kappa nan", lambda: POT(NAN, drop_probs=(0.1, 0.1)), ValueError,
      r"argument 'kappa' of POT must be a probability"),
     ("--set value too long", lambda: parse_override("tau=" + "1" * 20_000), ValueError,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._files import excerpt
-from .._yaml import check_config_types, parse_yaml_value, read_config_file, shipped_values
+from .._yaml import check_config_types, mixed_kinds, parse_yaml_value, read_config_file, shipped_values
 
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
            "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS", "RUN_KEYS", "PROBE_KEYS"]
@@ -274,9 +274,11 @@ def load_config(method: str, dataset: str, path: str | Path | None = None,
     spec = get_method(method)
     shipped = _read_yaml(spec.config_file)
     config = spec.defaults()
-    # the kind of value each key takes: the recipe's default, else the shipped value
+    # the kind of value each key takes: the recipe's default, else the shipped value (the set
+    # of kinds for a key shipped with values of several)
     reference = {**_GENERIC_KINDS, **shipped_values(shipped),
-                 **{k: v for k, v in config.items() if v is not None}}
+                 **{k: v for k, v in config.items() if v is not None},
+                 **mixed_kinds(shipped, config)}
 
     def merge(layer: dict, source: str) -> None:
         spec.check_keys(layer, source)
