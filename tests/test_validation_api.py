@@ -17,7 +17,7 @@ from gcl.data import NeighborSampler, from_hetero_data, load, synthetic
 from gcl.data.hetero import MetaPathGraph
 from gcl.data.splits import random_split
 from gcl.encoders import GCNEncoder
-from gcl.evaluation import kmeans_clustering, linear_probe
+from gcl.evaluation import kmeans_clustering, linear_probe, sklearn_probe
 from gcl.evaluation.links import split_edges
 from gcl.methods import get_method, load_config, parse_override
 from gcl.objectives import InfoNCE
@@ -145,6 +145,11 @@ BAD_INPUTS = [
         {**load_config("mvgrl", "cora", overrides={"threshold": "eps"}), "device": "cpu"},
         synthetic(num_nodes=20, num_features=4, num_classes=2)), ValueError,
      r"threshold must be a number, 'auto' or None, got 'eps'"),
+    ("G-BT probe, a class rarer than the folds", lambda: sklearn_probe(
+        torch.randn(12, 3), torch.tensor([0, 0, 0, 1] * 3), torch.arange(12) < 8,
+        torch.arange(12) >= 8, folds=3), ValueError,
+     r"sklearn_probe: a 3-fold grid search needs at least 3 training nodes of each class, "
+     r"class 1 has 2; give fewer folds \(probe_folds\)"),
     ("POT kappa nan", lambda: POT(NAN, drop_probs=(0.1, 0.1)), ValueError,
      r"argument 'kappa' of POT must be a probability"),
     ("--set value too long", lambda: parse_override("tau=" + "1" * 20_000), ValueError,

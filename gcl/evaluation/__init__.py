@@ -25,12 +25,14 @@ from .metrics import (
     summarize,
 )
 from .probe import LogisticRegression, linear_probe
+from .sklearn_probe import sklearn_probe
 
 __all__ = [
     "summarize",
     "LogisticRegression",
     "linear_probe",
     "grace_probe",
+    "sklearn_probe",
     "PROBE_PROTOCOLS",
     "classification_scores",
     "kmeans_clustering",

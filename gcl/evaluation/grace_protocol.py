@@ -22,16 +22,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from .._utils import check_positive
+from ._liblinear import C_GRID, check_probe_inputs, liblinear_search
 from .metrics import summarize
 
 __all__ = ["grace_probe", "GRACE_C_GRID"]
 
 #: The grid of inverse regularisation strengths GRACE searches: ``2.0 ** arange(-10, 10)``.
-GRACE_C_GRID = tuple(2.0 ** k for k in range(-10, 10))
+GRACE_C_GRID = C_GRID
 
 
 def grace_probe(z: Tensor, y: Any, *, train_ratio: float = 0.1, num_splits: int = 3,
@@ -65,19 +65,11 @@ def grace_probe(z: Tensor, y: Any, *, train_ratio: float = 0.1, num_splits: int 
         (1.0, 1.0)
     """
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
-    from sklearn.model_selection import GridSearchCV, train_test_split
-    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import normalize
 
-    if not isinstance(z, Tensor) or z.dim() != 2 or not z.is_floating_point():
-        raise ValueError("grace_probe: z must be a floating [num_nodes, dim] tensor")
-    if not bool(torch.isfinite(z).all()):
-        raise ValueError("grace_probe: the embeddings hold NaN or infinite values")
-    y = torch.as_tensor(y).view(-1).long().cpu()
-    if y.numel() != z.size(0):
-        raise ValueError(f"grace_probe: {y.numel()} labels for {z.size(0)} embedded nodes")
+    y = check_probe_inputs(z, y, "grace_probe")
     if not 0.0 < float(train_ratio) < 1.0:
         raise ValueError(f"grace_probe: train_ratio must lie in (0, 1), got {train_ratio}")
     num_splits = check_positive(num_splits, "num_splits", "grace_probe", integer=True)
@@ -93,9 +85,7 @@ def grace_probe(z: Tensor, y: Any, *, train_ratio: float = 0.1, num_splits: int 
         split_seed = int(rng.randint(0, 2**31 - 1))
         x_tr, x_te, y_tr, y_te = train_test_split(x, onehot, test_size=1 - float(train_ratio),
                                                   random_state=split_seed)
-        search = GridSearchCV(
-            OneVsRestClassifier(LogisticRegression(solver="liblinear", random_state=split_seed)),
-            param_grid={"estimator__C": list(GRACE_C_GRID)}, cv=folds, n_jobs=n_jobs)
+        search = liblinear_search(folds, n_jobs, random_state=split_seed)
         search.fit(x_tr, y_tr)
         proba = search.predict_proba(x_te)
         pred = np.zeros_like(y_te)

@@ -15,12 +15,10 @@ import torch
 from torch import Tensor
 
 from .._utils import check_positive
+from ._liblinear import C_GRID, check_probe_inputs, liblinear_search
 from .metrics import classification_scores, summarize
 
 __all__ = ["sklearn_probe", "C_GRID"]
-
-#: The inverse regularisation strengths searched: ``2.0 ** arange(-10, 10)``.
-C_GRID = tuple(2.0 ** k for k in range(-10, 10))
 
 
 def _index(mask: Any, n: int, name: str) -> Tensor:
@@ -60,25 +58,20 @@ def sklearn_probe(z: Tensor, y: Any, train_mask: Any, test_mask: Any, *, folds: 
         >>> sklearn_probe(z, y, idx < 50, idx >= 50)["accuracy"]["mean"]
         1.0
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV
-    from sklearn.multiclass import OneVsRestClassifier
     from sklearn.preprocessing import normalize
 
-    if not isinstance(z, Tensor) or z.dim() != 2 or not z.is_floating_point():
-        raise ValueError("sklearn_probe: z must be a floating [num_nodes, dim] tensor")
-    if not bool(torch.isfinite(z).all()):
-        raise ValueError("sklearn_probe: the embeddings hold NaN or infinite values")
+    y = check_probe_inputs(z, y, "sklearn_probe")
     n = z.size(0)
-    y = torch.as_tensor(y).view(-1).long().cpu()
-    if y.numel() != n:
-        raise ValueError(f"sklearn_probe: {y.numel()} labels for {n} embedded nodes")
     folds = check_positive(folds, "folds", "sklearn_probe", integer=True)
     train, test = _index(train_mask, n, "train_mask"), _index(test_mask, n, "test_mask")
+    counts = torch.bincount(y[train])
+    if int(counts[counts > 0].min()) < folds:
+        rare = int(torch.where(counts > 0, counts, counts.max() + 1).argmin())
+        raise ValueError(f"sklearn_probe: a {folds}-fold grid search needs at least {folds} "
+                         f"training nodes of each class, class {rare} has {int(counts[rare])}; "
+                         "give fewer folds (probe_folds) or more training nodes")
     x = normalize(z.detach().cpu().double().numpy(), norm="l2")
-    search = GridSearchCV(
-        OneVsRestClassifier(LogisticRegression(solver="liblinear", max_iter=max_iter)),
-        param_grid={"estimator__C": list(C_GRID)}, cv=folds, scoring="accuracy", n_jobs=n_jobs)
+    search = liblinear_search(folds, n_jobs, scoring="accuracy", max_iter=max_iter)
     search.fit(x[train.numpy()], y[train].numpy())
     pred = torch.as_tensor(search.best_estimator_.predict(x[test.numpy()]))
     scores = classification_scores(y[test], pred, int(y.max()) + 1)
