@@ -106,22 +106,10 @@ def collect_estimates(results_dir="results") -> list[dict]:
         >>> collect_estimates(tempfile.mkdtemp())
         []
     """
-    import json
+    from .results import newest_records
 
-    results_dir = Path(results_dir)
-    latest: dict[tuple, dict] = {}
-    for path in sorted(results_dir.rglob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        if not isinstance(record, dict) or record.get("format") != ESTIMATE_FORMAT:
-            continue
-        record["_file"] = str(path.relative_to(results_dir))
-        key = (record["label"], record["dataset"])
-        if key not in latest or record.get("created", "") >= latest[key].get("created", ""):
-            latest[key] = record
-    return sorted(latest.values(), key=lambda r: (r["dataset"], r["label"]))
+    latest = newest_records(results_dir, ESTIMATE_FORMAT, lambda r: (r["label"], r["dataset"]))
+    return sorted(latest, key=lambda r: (r["dataset"], r["label"]))
 
 
 def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .recordcheck import check_record
-from .results import RESULT_FORMAT
+from .results import RESULT_FORMAT, newest_records
 
 __all__ = ["collect_results", "load_paper_numbers", "render_reproduction", "write_reproduction",
            "shown_command", "record_label", "METRIC_ORDER", "BENCH_FORMAT", "collect_benchmarks",
@@ -132,25 +132,18 @@ def collect_results(results_dir: str | Path = "results") -> list[dict]:
         >>> collect_results(tempfile.mkdtemp())
         []
     """
-    results_dir = Path(results_dir)
-    latest: dict[tuple, dict] = {}
-    for path in sorted(results_dir.rglob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (json.JSONDecodeError, OSError):
-            continue
-        if not isinstance(record, dict) or record.get("format") != RESULT_FORMAT:
-            continue
+    def valid(record: dict, path: Path) -> bool:
         try:
             check_record(record, str(path))
         except ValueError as err:
-            warnings.warn(f"skipping {err}", stacklevel=2)
-            continue
-        record["_file"] = str(path.relative_to(results_dir))
-        key = (record_label(record), record["dataset"], record.get("protocol", ""))
-        if key not in latest or record.get("created", "") >= latest[key].get("created", ""):
-            latest[key] = record
-    return sorted(latest.values(), key=lambda r: (r["dataset"], record_label(r)))
+            warnings.warn(f"skipping {err}", stacklevel=4)
+            return False
+        return True
+
+    latest = newest_records(results_dir, RESULT_FORMAT,
+                            lambda r: (record_label(r), r["dataset"], r.get("protocol", "")),
+                            valid)
+    return sorted(latest, key=lambda r: (r["dataset"], record_label(r)))
 
 
 def load_paper_numbers(path: str | Path = "results/paper.yaml") -> list[dict]:

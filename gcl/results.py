@@ -29,7 +29,8 @@ from .merge import compare_records, merge_records  # noqa: F401  (re-exported)
 from .recordcheck import check_record, read_json_file
 
 __all__ = ["RESULT_FORMAT", "device_description", "source_revision", "versions", "write_json",
-           "read_result", "make_record", "merge_records", "compare_records", "check_record"]
+           "read_result", "make_record", "merge_records", "compare_records", "check_record",
+           "newest_records"]
 
 RESULT_FORMAT = "gcl-result/1"
 
@@ -274,3 +275,41 @@ def make_record(*, method: str, dataset: str, config: dict, seeds: list[int],
     if extra:
         record.update(extra)
     return record
+
+
+def newest_records(results_dir: str | Path, fmt: str, key, valid=None) -> list[dict]:
+    """The JSON records of format ``fmt`` under ``results_dir`` (recursively), the newest
+    (by ``created``) per ``key(record)``; other files are skipped.
+
+    Args:
+        results_dir: the records folder.
+        fmt: the records' ``format`` tag (e.g. ``gcl-result/1``).
+        key: ``key(record) -> hashable``: records of one key replace each other.
+        valid: ``valid(record, path) -> bool``: a record it refuses is skipped (default: all
+            kept).
+
+    Returns:
+        list[dict]: the records, each with its path relative to ``results_dir`` under
+        ``_file``.
+
+    Example:
+        >>> import tempfile
+        >>> newest_records(tempfile.mkdtemp(), RESULT_FORMAT, lambda r: r["dataset"])
+        []
+    """
+    results_dir = Path(results_dir)
+    latest: dict = {}
+    for path in sorted(results_dir.rglob("*.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (json.JSONDecodeError, OSError):
+            continue
+        if not isinstance(record, dict) or record.get("format") != fmt:
+            continue
+        if valid is not None and not valid(record, path):
+            continue
+        record["_file"] = str(path.relative_to(results_dir))
+        k = key(record)
+        if k not in latest or record.get("created", "") >= latest[k].get("created", ""):
+            latest[k] = record
+    return list(latest.values())

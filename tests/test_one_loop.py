@@ -217,6 +217,12 @@ KILL_ARGS = {
                 "--set", "eval_heads=1", "--set", "eval_steps=5", "--set", "cluster_fits=1"],
     "pamc": ["--set", "hidden=[16, 16, 32]", "--set", "z_dim=4", "--set", "pretrain_epochs=2",
              "--set", "kmeans_n_init=2", "--set", "order=2"],
+    # BGRL: its target network and both schedules travel with the checkpoint
+    "bgrl": ["--set", "encoder_sizes=[16, 8]", "--set", "predictor_hidden=16",
+             "--set", "warmup_epochs=3", "--set", "lr=0.01"],
+    "heco": ["--set", "hidden=8", "--set", "sample_rate=[2, 1]", "--set", "pos_num=3",
+             "--set", "patience=1000", "--set", "eval_heads=1", "--set", "eval_steps=5",
+             "--set", "cluster_fits=1"],
 }
 
 
@@ -234,7 +240,7 @@ def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240.0) -> Non
 
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
-@pytest.mark.parametrize("method", ["meow", "adameow", "pamc"])
+@pytest.mark.parametrize("method", ["meow", "adameow", "pamc", "bgrl", "heco"])
 def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path, monkeypatch):
     dataset = "acm" if get_method(method).kind == "metapath" else "synthetic"
     args = ["train", "--method", method, "--dataset", dataset, "--epochs", "20", "--device",
@@ -259,6 +265,9 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path
             proc.kill()
     saved = torch.load(ckpt, weights_only=True)
     assert 5 <= saved["epoch"] < 20 and not saved["stopped"]
+    if method == "bgrl":  # the target network and the scheduler travel with the checkpoint
+        assert any(k.startswith("target.network.") for k in saved["model"])
+        assert saved["scheduler"]["last_epoch"] == saved["epoch"]
 
     wrapper = {}
     exec(compile(SMALL, "small", "exec"), wrapper)
@@ -276,4 +285,5 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path
     res_rec = json.loads((tmp_path / "resumed.json").read_text())
     assert res_rec["runs"][0]["loss"] == ref_rec["runs"][0]["loss"]
     assert res_rec["runs"][0]["evals"] == ref_rec["runs"][0]["evals"]
+    assert res_rec["metrics"] == ref_rec["metrics"]
     assert res_rec["runs"][0]["meta"]["resumes"][-1]["epoch"] == saved["epoch"]
