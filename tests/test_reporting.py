@@ -128,7 +128,9 @@ def test_link_prediction_records_get_a_table_of_their_own(tmp_path):
 def test_committed_page_matches_the_result_files():
     records = collect_results(REPO / "results")
     paper = load_paper_numbers(REPO / "results" / "paper.yaml")
-    expected = render_reproduction(records, paper)
+    from gcl.estimate import collect_estimates
+
+    expected = render_reproduction(records, paper, collect_estimates(REPO / "results"))
     actual = (REPO / "docs" / "reproduction.md").read_text()
     assert actual == expected, (
         "docs/reproduction.md is out of date with results/: run `python -m gcl.reporting`")
