@@ -19,7 +19,7 @@ from ..data.hetero import MetaPathGraph, torch_to_scipy
 from ..data.metapath_ops import normalize_metapath_adj
 from ..objectives.base import Step
 from ..training import TrainingModule
-from .metapath import _to_sparse
+from .metapath import _check_metapath_graph, _to_sparse
 
 __all__ = ["HeCoModule", "sample_fixed_neighbors", "schema_neighbors", "row_normalize",
            "release_positives"]
@@ -227,10 +227,7 @@ class HeCoModule(TrainingModule):
 
     def inputs_for(self, graph: MetaPathGraph) -> dict:
         """The encoder's inputs for ``graph``, prepared once and kept for the last graph."""
-        if not isinstance(graph, MetaPathGraph):
-            raise ValueError(f"{type(self).__name__} trains on a gcl.data.MetaPathGraph (load one "
-                             f"with gcl.data.load_hetero or gcl.data.from_hetero_data), got "
-                             f"{type(graph).__name__}")
+        _check_metapath_graph(self, graph)
         if self._prepared is not None and self._prepared[0] is graph:
             return self._prepared[1]
         adjs = []

@@ -54,6 +54,13 @@ def _to_sparse(m, device, csr: bool):
     return one(m), one(sp.csr_matrix(m).T)  # the transpose serves the backward pass
 
 
+def _check_metapath_graph(module, graph) -> None:
+    if not isinstance(graph, MetaPathGraph):
+        raise ValueError(f"{type(module).__name__} trains on a gcl.data.MetaPathGraph (load one "
+                         f"with gcl.data.load_hetero or gcl.data.from_hetero_data), got "
+                         f"{type(graph).__name__}")
+
+
 def pathsim_graph(graph: MetaPathGraph, nei_max, *, ties: str = "index",
                   seed: int = 0) -> MetaPathGraph:
     """``graph`` with each meta-path adjacency reduced to its PathSim top-k per row (path counts
@@ -233,10 +240,7 @@ class MetaPathModule(TrainingModule):
 
     def inputs_for(self, graph: MetaPathGraph) -> dict:
         """The encoder's inputs for ``graph``, prepared once and kept for the last graph."""
-        if not isinstance(graph, MetaPathGraph):
-            raise ValueError(f"{type(self).__name__} trains on a gcl.data.MetaPathGraph (load one "
-                             f"with gcl.data.load_hetero or gcl.data.from_hetero_data), got "
-                             f"{type(graph).__name__}")
+        _check_metapath_graph(self, graph)
         if self._prepared is not None and self._prepared[0] is graph:
             return self._prepared[1]
         source = self.transform(graph) if self.transform is not None else graph
