@@ -32,10 +32,10 @@ _END = "<!-- end generated -->"
 REPO = Path(__file__).resolve().parents[1]
 
 #: recipe function of each method whose parameters are keyword arguments
-_RECIPES = {"grace": ("gcl.methods.grace", "grace"), "gca": ("gcl.methods.gca", "gca"),
-            "csgcl": ("gcl.methods.csgcl", "csgcl")}
+_RECIPES = {name: (f"gcl.methods.{name}", name)
+            for name in ("grace", "gca", "csgcl", "dgi", "mvgrl", "gbt", "ccassg", "bgrl", "heco")}
 #: recipe arguments set by the run itself, not by the configuration
-_RUN_ARGS = {"in_channels", "num_classes", "device", "seed", "progress"}
+_RUN_ARGS = {"in_channels", "graph", "num_classes", "device", "seed", "progress"}
 
 #: meaning of the configuration keys that are not recipe arguments (the runner's keys)
 RUN_KEY_MEANINGS = {
@@ -63,6 +63,25 @@ RUN_KEY_MEANINGS = {
                        "`propagation` its transpose, row = target (see [POT](methods/pot.md))",
     "monitor_every": "probe every K epochs during training (`--eval-every K`)",
     "monitor_probe_epochs": "probe steps of that periodic check",
+    "patience": "early stopping: epochs without a lower training loss before the run stops",
+    "restore_best": "early stopping: put back the state of the lowest training loss",
+    "probe_runs": "logistic regressions trained on the frozen embeddings, each freshly "
+                  "initialised, for `probe_epochs` steps without model selection (their mean "
+                  "test score is reported)",
+    "probe_weight_decay": "linear probe: Adam weight decay",
+    "probe_folds": "folds of the scikit-learn probe's grid search over C "
+                   "(`gcl.evaluation.sklearn_probe`)",
+    "probe_selection": "`best_val`: the test score at the best validation step; `running_best`: "
+                       "CCA-SSG's rule (the best test score among the steps that reach the best "
+                       "validation score so far; it reads the test set, so it is optimistic)",
+    "embed_mode": "`eval` (dropout off) or `train`: the mode the embeddings are computed in",
+    "eval_lr": "HeCo/DMGI evaluation: learning rate of the logistic-regression heads",
+    "eval_wd": "HeCo/DMGI evaluation: weight decay of the heads",
+    "eval_heads": "HeCo/DMGI evaluation: heads trained per split size (scores averaged)",
+    "eval_steps": "HeCo/DMGI evaluation: Adam steps of each head",
+    "cluster_fits": "k-means fits, each with its own seed (NMI and ARI averaged)",
+    "monitor_heads": "`--eval-every` check: heads per split size",
+    "monitor_cluster_fits": "`--eval-every` check: k-means fits",
 }
 
 
@@ -183,7 +202,8 @@ def render_section(name: str) -> str:
 
     Args:
         name: ``supported-datasets``, ``dataset-table``, ``parameters:METHOD`` or
-            ``configurations:METHOD`` (METHOD: ``grace``, ``gca`` or ``csgcl``).
+            ``configurations:METHOD`` (METHOD: ``grace``, ``gca``, ``csgcl``, ``dgi``,
+            ``mvgrl``, ``gbt``, ``ccassg``, ``bgrl`` or ``heco``).
 
     Returns:
         str: the markdown, without the marker lines.
@@ -242,8 +262,8 @@ def generated_pages(root: str | Path = REPO) -> list[Path]:
         list[Path]: the pages holding at least one marker.
 
     Example:
-        >>> sorted(p.name for p in generated_pages())[:2]
-        ['README.md', 'csgcl.md']
+        >>> sorted(p.name for p in generated_pages())[:3]
+        ['README.md', 'bgrl.md', 'ccassg.md']
     """
     root = Path(root)
     pages = [root / "README.md", *sorted((root / "docs").rglob("*.md"))]

@@ -200,23 +200,3 @@ def test_any_pipeline_takes_a_target_network():
     assert pipe.target.momentum_now == pytest.approx(momentum_at(2 / 3, 0.9))
     with pytest.raises(ValueError, match="target must be an nn.Module"):
         Pipeline(enc, BootstrapLoss(), target="ema")
-
-
-def _page_table(page: str, header: str) -> list[list[str]]:
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "docs" / "methods" / page).read_text()
-    assert header in text, f"{page} lost its configuration table"
-    rows = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
-    return [[c.strip() for c in row.strip("|").split("|")] for row in rows]
-
-
-def test_bgrl_page_configuration_table_matches_the_yaml():
-    header = ("| dataset | encoder_sizes | predictor_hidden | drop_edge | drop_feature | lr "
-              "| epochs |")
-    keys = header.strip("|").replace(" ", "").split("|")[1:]
-    rows = _page_table("bgrl.md", header)
-    for dataset, *values in rows:
-        config = load_config("bgrl", dataset)
-        assert values == [str(config[k]) for k in keys], dataset
-    assert {r[0] for r in rows} == set(get_method("bgrl").datasets)

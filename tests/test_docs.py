@@ -91,7 +91,9 @@ def test_generated_sections_are_up_to_date():
     expected = {"README.md": ["supported-datasets"], "docs/data.md": ["dataset-table"],
                 "docs/methods/grace.md": ["parameters:grace", "configurations:grace"],
                 "docs/csgcl.md": ["parameters:csgcl", "configurations:csgcl", "parameters:gca",
-                                  "configurations:gca"]}
+                                  "configurations:gca"],
+                **{f"docs/methods/{m}.md": [f"parameters:{m}", f"configurations:{m}"]
+                   for m in ("dgi", "mvgrl", "gbt", "ccassg", "bgrl", "heco")}}
     for name, sections in expected.items():
         text = pages[name].read_text()
         for section in sections:

@@ -207,21 +207,3 @@ def test_sample_rate_must_match_the_schema_types():
                                        "device": "cpu"}, g)
     with pytest.raises(ValueError, match="sample_rate has 1 values for the 2 schema types"):
         module.fit(g, epochs=1)
-
-
-def test_heco_page_configuration_table_matches_the_yaml():
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "docs" / "methods" / "heco.md").read_text()
-    header = ("| dataset | lr | tau | feat_drop | attn_drop | sample_rate | pos_num | positives "
-              "| patience | eval_lr |")
-    assert header in text
-    keys = header.strip("|").replace(" ", "").split("|")[1:]
-    rows = text.split(header, 1)[1].split("\n\n", 1)[0].strip().splitlines()[1:]
-    seen = set()
-    for row in rows:
-        dataset, *values = [c.strip() for c in row.strip("|").split("|")]
-        config = load_config("heco", dataset)
-        assert values == [str(config[k]) for k in keys], dataset
-        seen.add(dataset)
-    assert seen == set(get_method("heco").datasets)

@@ -145,11 +145,11 @@ BAD_INPUTS = [
         {**load_config("mvgrl", "cora", overrides={"threshold": "eps"}), "device": "cpu"},
         synthetic(num_nodes=20, num_features=4, num_classes=2)), ValueError,
      r"threshold must be a number, 'auto' or None, got 'eps'"),
-    ("G-BT probe, a class rarer than the folds", lambda: sklearn_probe(
+    ("G-BT probe, more folds than any class has nodes", lambda: sklearn_probe(
         torch.randn(12, 3), torch.tensor([0, 0, 0, 1] * 3), torch.arange(12) < 8,
-        torch.arange(12) >= 8, folds=3), ValueError,
-     r"sklearn_probe: a 3-fold grid search needs at least 3 training nodes of each class, "
-     r"class 1 has 2; give fewer folds \(probe_folds\)"),
+        torch.arange(12) >= 8, folds=7), ValueError,
+     r"sklearn_probe: a 7-fold grid search needs a class with at least 7 training nodes, the "
+     r"largest has 6; give fewer folds \(probe_folds\)"),
     ("POT kappa nan", lambda: POT(NAN, drop_probs=(0.1, 0.1)), ValueError,
      r"argument 'kappa' of POT must be a probability"),
     ("--set value too long", lambda: parse_override("tau=" + "1" * 20_000), ValueError,

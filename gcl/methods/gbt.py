@@ -57,12 +57,12 @@ def gbt(in_channels: int, *, hidden: int = 256, drop_edge: float = 0.1,
         hidden: embedding size ``h`` (default: 256).
         drop_edge: edge drop rate of both views (default: 0.1).
         drop_feature: feature mask rate of both views (default: 0.3).
-        lambd: off-diagonal weight (default: ``None``, ``1/h``).
+        lambd: off-diagonal weight; ``None``: ``1/h`` (default: ``None``).
         lr: AdamW base learning rate (default: 1e-4).
         weight_decay: AdamW weight decay (default: 1e-5).
         warmup_epochs: linear warm-up epochs (default: 100).
-        schedule_epochs: length of the cosine schedule (default: ``None``: the run's ``epochs``
-            when built from a configuration; a constant learning rate otherwise).
+        schedule_epochs: length of the cosine schedule; ``None``: the run's ``epochs`` when
+            built from a configuration, a constant learning rate otherwise (default: ``None``).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).

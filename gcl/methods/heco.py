@@ -50,8 +50,8 @@ def heco(graph, *, hidden: int = 64, feat_drop: float = 0.3, attn_drop: float = 
         attn_drop: dropout on the attention vectors (default: 0.5).
         sample_rate: neighbours sampled per node for each schema type (default: ``(7, 1)``:
             ACM's authors and subjects).
-        schema_types: the schema view's neighbour types (default: the first context type of
-            each meta-path, see :func:`gcl.modules.heco.schema_neighbors`).
+        schema_types: the schema view's neighbour types; ``None``: the first context type of
+            each meta-path, see :func:`gcl.modules.heco.schema_neighbors` (default: ``None``).
         tau: temperature (default: 0.8).
         lam: weight of the meta-path-view term of the loss (default: 0.5).
         pos_num: positives per node (default: 5).
@@ -61,11 +61,12 @@ def heco(graph, *, hidden: int = 64, feat_drop: float = 0.3, attn_drop: float = 
             :func:`gcl.modules.heco.release_positives`) (default: ``"counts"``).
         binary: binarise the meta-path adjacencies, as HeCo's inputs are 0/1 (default: true).
         row_normalize: divide every feature row by its sum, as HeCo's loader (default: true).
-        lr, weight_decay: Adam's settings (default: 8e-4, 0).
+        lr: Adam's learning rate (default: 8e-4).
+        weight_decay: Adam's weight decay (default: 0).
         device, seed, progress: the loop's settings.
 
     Returns:
-        HeCoModule: ready to ``fit``; add :func:`gcl.methods.meow.meow_callbacks` for HeCo's
+        HeCoModule: ready to ``fit``; add :func:`gcl.methods.metapath_protocol.meow_callbacks` for HeCo's
         early stopping.
 
     Example:

@@ -39,8 +39,8 @@ def mvgrl(in_channels: int, *, hidden: int = 512, alpha: float = 0.2,
             (default: ``True``).
         sample_size: nodes per sub-sampled subgraph (default: 2000).
         batch_size: subgraphs per step (default: 4).
-        contiguous: subgraphs are runs of consecutive node ids, as the reference slices them
-            (default: ``True``); ``False`` draws uniform node sets.
+        contiguous: subgraphs are runs of consecutive node ids, as the reference slices them;
+            ``False`` draws uniform node sets (default: ``True``).
         lr: Adam learning rate (default: 0.001).
         weight_decay: Adam weight decay (default: 0).
         device: training device (default: ``"auto"``).
