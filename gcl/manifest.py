@@ -155,7 +155,7 @@ def methods_for(kind: str) -> list[str]:
 
     Example:
         >>> methods_for("heterogeneous")
-        ['adameow', 'meow']
+        ['adameow', 'heco', 'meow']
     """
     return [name for name, about in shipped_methods().items() if about["graph"] == kind]
 

@@ -17,8 +17,9 @@ FAST = {"epochs": 2, "probe_epochs": 10, "hidden": 4, "proj_hidden": 4, "cluster
 
 @pytest.mark.parametrize("method,dataset,kinds,fits", [
     ("meow", "cora", ("heterogeneous graph", "'cora' is a homogeneous graph"),
-     "csgcl, gca, gcn-pamc, grace, pamc, pamc-nodepair"),
-    ("grace", "acm", ("homogeneous graph", "'acm' is a heterogeneous graph"), "adameow, meow"),
+     "bgrl, ccassg, csgcl, dgi, gbt, gca, gcn-pamc, grace, mvgrl, pamc, pamc-nodepair"),
+    ("grace", "acm", ("homogeneous graph", "'acm' is a heterogeneous graph"),
+     "adameow, heco, meow"),
 ])
 def test_a_method_on_the_wrong_kind_of_graph_is_one_line_and_exit_2(method, dataset, kinds,
                                                                      fits, capsys):
