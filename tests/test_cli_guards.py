@@ -37,7 +37,8 @@ def test_the_manifest_agrees_with_the_registry():
         spec = get_method(name)
         assert spec.description == shipped[name]["description"], name
         assert set(spec.datasets) == set(shipped[name]["datasets"]), name
-    assert {n for n, a in shipped.items() if a["graph"] == "heterogeneous"} == {"meow", "adameow"}
+    assert {n for n, a in shipped.items() if a["graph"] == "heterogeneous"} == {"meow", "adameow",
+                                                                                "heco"}
 
 
 def test_a_dataset_alias_uses_its_configuration_and_an_unconfigured_one_warns_once():
