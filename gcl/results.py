@@ -29,7 +29,8 @@ from .merge import compare_records, merge_records  # noqa: F401  (re-exported)
 from .recordcheck import check_record, read_json_file
 
 __all__ = ["RESULT_FORMAT", "device_description", "source_revision", "output_paths", "versions",
-           "write_json", "read_result", "make_record", "merge_records", "compare_records", "check_record"]
+           "write_json", "read_result", "make_record", "merge_records", "compare_records",
+           "check_record"]
 
 RESULT_FORMAT = "gcl-result/1"
 

@@ -15,6 +15,7 @@ from .base import (
     CONFIG_DIR,
     Method,
     available_methods,
+    build_from_recipe,
     get_method,
     load_config,
     parse_override,
@@ -22,10 +23,10 @@ from .base import (
     register,
 )
 from .csgcl import build_csgcl, csgcl
-from .gca import build_gca, gca
+from .gca import gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
-from .grace import build_grace, grace
-from .meow import adameow, build_adameow, build_meow, meow
+from .grace import grace
+from .meow import adameow, build_metapath_method, meow
 from .pamc import build_pamc, pamc, pamc_nodepair
 from .runner import default_evaluate, default_fit, protocol_callbacks, run
 
@@ -39,7 +40,6 @@ __all__ = [
     "recipe_kwargs",
     "CONFIG_DIR",
     "grace",
-    "build_grace",
     "pamc",
     "pamc_nodepair",
     "meow",
@@ -47,8 +47,8 @@ __all__ = [
     "gcn_pamc",
     "build_gcn_pamc",
     "build_pamc",
-    "build_meow",
-    "build_adameow",
+    "build_metapath_method",
+    "build_from_recipe",
     "run",
     "default_evaluate",
     "default_fit",
@@ -56,5 +56,4 @@ __all__ = [
     "csgcl",
     "build_csgcl",
     "gca",
-    "build_gca",
 ]
