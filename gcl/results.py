@@ -28,9 +28,9 @@ from ._utils import atomic_target
 from .merge import compare_records, merge_records  # noqa: F401  (re-exported)
 from .recordcheck import check_record, read_json_file
 
-__all__ = ["RESULT_FORMAT", "device_description", "source_revision", "versions", "write_json",
-           "read_result", "make_record", "merge_records", "compare_records", "check_record",
-           "newest_records"]
+__all__ = ["RESULT_FORMAT", "device_description", "source_revision", "output_paths", "versions",
+           "write_json", "read_result", "make_record", "merge_records", "compare_records",
+           "check_record", "newest_records"]
 
 RESULT_FORMAT = "gcl-result/1"
 
@@ -67,14 +67,53 @@ def device_description(device: torch.device | str) -> str:
     return f"cpu: {_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
 
 
-#: Folders the tools write into (result records, benchmark files, the generated pages): changes
-#: there do not make a checkout's code differ from its commit.
-OUTPUT_PATHS = ("results", "benchmarks/results", "docs")
+def output_paths(root: str | os.PathLike) -> tuple[str, ...]:
+    """The folders of the checkout at ``root`` that runs write into (result records, benchmark
+    files, generated pages), read from its ``pyproject.toml``::
+
+        [tool.gcl]
+        output-paths = ["results", "docs"]
+
+    Changes there do not make the checkout's code differ from its commit. Without that table (or
+    without a TOML reader, on Python 3.10 without ``tomli``) no folder is excluded. Entries that
+    are absolute or climb out of the checkout (``..``) are ignored.
+
+    Args:
+        root: the checkout's top folder.
+
+    Returns:
+        tuple[str, ...]: relative folder paths.
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> _ = (root / "pyproject.toml").write_text(
+        ...     '[tool.gcl]\\noutput-paths = ["results", "/etc", "../up"]\\n')
+        >>> output_paths(root)
+        ('results',)
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            return ()
+    try:
+        with open(Path(root) / "pyproject.toml", "rb") as handle:
+            table = tomllib.load(handle).get("tool", {}).get("gcl", {})
+    except (OSError, ValueError):
+        return ()
+    paths = table.get("output-paths", []) if isinstance(table, dict) else []
+    if not isinstance(paths, list):
+        return ()
+    return tuple(p for p in paths if isinstance(p, str) and p and not Path(p).is_absolute()
+                 and ".." not in Path(p).parts)
 
 
 def source_revision() -> str | None:
     """The git commit of the checkout gcl runs from, ``"<short sha>"``, or ``"<short sha>+dirty"``
-    when tracked files outside :data:`OUTPUT_PATHS` differ from it; ``None`` outside a git
+    when tracked files outside its :func:`output_paths` differ from it; ``None`` outside a git
     checkout (an installed package) or without git. Result records keep it as
     ``versions["gcl_commit"]``, looked up once per process (at its first record). Records and
     pages written by earlier runs (``make bench`` writes one file per script, ``gcl reproduce``
@@ -100,7 +139,7 @@ def checkout_revision(root: str | os.PathLike) -> str | None:
 
     Returns:
         str | None: the short commit id, with ``+dirty`` when tracked files outside
-        :data:`OUTPUT_PATHS` differ from it.
+        :func:`output_paths` differ from it.
     """
     import subprocess
 
@@ -115,7 +154,7 @@ def checkout_revision(root: str | os.PathLike) -> str | None:
             return None  # gcl installed inside some other repository's tree
         sha = git("rev-parse", "--short=10", "HEAD")
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":(top)",
-                    *(f":(top,exclude){p}" for p in OUTPUT_PATHS))
+                    *(f":(top,exclude){p}" for p in output_paths(root)))
     except (OSError, subprocess.SubprocessError):
         return None
     return sha + ("+dirty" if dirty else "") if sha else None

@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from torch_geometric.data import Data
 
 from gcl import Pipeline
 from gcl.augment import DropEdge
@@ -106,7 +107,7 @@ def test_the_loop_updates_the_target_after_every_step_with_the_scheduled_momentu
 
 def test_mini_batch_progress_counts_batches():
     module = _Walk(schedule="constant")
-    module.fit(torch.zeros(1), epochs=2, loader=[torch.zeros(1)] * 3)
+    module.fit(torch.zeros(1), epochs=2, loader=[Data(num_nodes=1)] * 3)  # 3 tiny batches
     assert module.seen == pytest.approx([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
     t = 0.0
     for step in range(1, 7):

@@ -188,7 +188,7 @@ def test_leiden_terminates_where_igraphs_own_loop_does_not():
 
 
 def test_same_partition_ignores_community_ids():
-    from gcl.augment.communities import _same_partition
+    from gcl.augment.community_detection import _same_partition
 
     assert _same_partition([0, 0, 1, 2], [2, 2, 0, 1])
     assert not _same_partition([0, 0, 1, 1], [0, 1, 1, 1])

@@ -212,10 +212,12 @@ def test_records_and_pages_written_by_runs_leave_the_checkout_clean(tmp_path):
     except (OSError, subprocess.CalledProcessError):
         pytest.skip("no git")
     files = ["gcl/results.py", "results/grace/a.json", "benchmarks/results/b.json",
-             "benchmarks/b.py", "docs/reproduction.md", "Makefile"]
+             "benchmarks/b.py", "docs/reproduction.md", "Makefile", "pyproject.toml"]
     for f in files:
         (tmp_path / f).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / f).write_text("v1\n")
+    (tmp_path / "pyproject.toml").write_text(  # the checkout names its output folders
+        '[tool.gcl]\noutput-paths = ["results", "benchmarks/results", "docs"]\n')
     git("add", "-A")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one")
     head = git("rev-parse", "--short=10", "HEAD")
@@ -229,6 +231,11 @@ def test_records_and_pages_written_by_runs_leave_the_checkout_clean(tmp_path):
         assert checkout_revision(tmp_path) == head + "+dirty", f
         git("checkout", "-q", "--", f)
     assert checkout_revision(tmp_path / "gcl") is None  # not the top of the checkout
+    (tmp_path / "pyproject.toml").write_text("[tool.other]\n")  # no output folders named:
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "two")
+    head = git("rev-parse", "--short=10", "HEAD")
+    (tmp_path / "docs/reproduction.md").write_text("v3\n")  # every tracked change counts
+    assert checkout_revision(tmp_path) == head + "+dirty"
 
 
 def test_source_revision_without_git_is_none(monkeypatch):

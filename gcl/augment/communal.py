@@ -219,12 +219,8 @@ class CommunalEdgeDropping(_Communal):
     Args:
         p: drop rate (default: 0.2).
         threshold: cap on an edge's drop probability (default: 1.0, the reference's ``ced_thr``).
-        communities: precomputed communities (default: detected on the clean graph).
-        method: community detection method when none are given (default: ``"leiden"``).
-        community_seed: seed of the detection (default: 0).
-        seed: seed of the masks (default: global RNG).
-        legacy_strength: detect with the reference's earlier doubled strength formula (see
-            :func:`gcl.augment.communities.community_strength`) (default: ``False``).
+        communities, method, community_seed, seed, legacy_strength: as for
+            :class:`CommunalAttributeVoting`.
 
     Example:
         >>> from gcl.data import synthetic

@@ -15,23 +15,24 @@ from .base import (
     CONFIG_DIR,
     Method,
     available_methods,
+    build_from_recipe,
     get_method,
     load_config,
     parse_override,
     recipe_kwargs,
     register,
 )
-from .bgrl import bgrl, build_bgrl
-from .ccassg import build_ccassg, ccassg
+from .bgrl import bgrl
+from .ccassg import ccassg
 from .csgcl import build_csgcl, csgcl
-from .dgi import build_dgi, dgi
+from .dgi import dgi
 from .gbt import build_gbt, gbt
-from .gca import build_gca, gca
+from .gca import gca
 from .gcn_pamc import build_gcn_pamc, gcn_pamc
-from .grace import build_grace, grace
+from .grace import grace
 from .heco import build_heco, heco
-from .meow import adameow, build_adameow, build_meow, meow
-from .mvgrl import build_mvgrl, mvgrl
+from .meow import adameow, build_metapath_method, meow
+from .mvgrl import mvgrl
 from .pamc import build_pamc, pamc, pamc_nodepair
 from .runner import default_evaluate, default_fit, protocol_callbacks, run
 
@@ -45,7 +46,6 @@ __all__ = [
     "recipe_kwargs",
     "CONFIG_DIR",
     "grace",
-    "build_grace",
     "pamc",
     "pamc_nodepair",
     "meow",
@@ -53,8 +53,8 @@ __all__ = [
     "gcn_pamc",
     "build_gcn_pamc",
     "build_pamc",
-    "build_meow",
-    "build_adameow",
+    "build_metapath_method",
+    "build_from_recipe",
     "run",
     "default_evaluate",
     "default_fit",
@@ -62,17 +62,12 @@ __all__ = [
     "csgcl",
     "build_csgcl",
     "gca",
-    "build_gca",
     "bgrl",
-    "build_bgrl",
     "heco",
     "build_heco",
     "dgi",
-    "build_dgi",
     "mvgrl",
-    "build_mvgrl",
     "gbt",
     "build_gbt",
     "ccassg",
-    "build_ccassg",
 ]

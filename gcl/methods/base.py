@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from .._files import excerpt
 from .._yaml import check_config_types, mixed_kinds, parse_yaml_value, read_config_file, shipped_values
 
 __all__ = ["Method", "register", "get_method", "available_methods", "load_config",
+           "build_from_recipe",
            "parse_override", "recipe_kwargs", "CONFIG_DIR", "GENERIC_KEYS", "RUN_KEYS", "PROBE_KEYS"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
@@ -45,14 +47,14 @@ _REGISTRY: dict[str, Method] = {}
 RUN_KEYS = ("device", "progress", "seed")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Method:
     """A registered method: a recipe, its per-dataset configurations and its paper's protocol.
 
     Attributes:
         name: the method's name (``gcl train --method NAME``).
         build: ``build(config, data) -> TrainingModule`` (a :class:`gcl.Pipeline` or another
-            module of the one loop).
+            module of the one loop) (default: :func:`build_from_recipe` with ``recipe``).
         config_file: YAML file with ``defaults`` (protocol keys) and per-dataset ``datasets``
             sections.
         description: one line for ``gcl methods`` (default: the configuration file's
@@ -75,8 +77,8 @@ class Method:
     """
 
     name: str
-    build: Callable[[dict, Any], Any]
     config_file: Path
+    build: Callable[[dict, Any], Any] | None = None
     description: str = ""
     evaluate: Callable | None = None
     callbacks: Callable[[dict, Any], list] | None = None
@@ -91,6 +93,10 @@ class Method:
         about = method_about(self.config_file)
         self.description = self.description or about["description"]
         self.datasets = tuple(self.datasets) or about["datasets"]
+        if self.build is None:
+            if self.recipe is None:
+                raise ValueError(f"method {self.name!r} needs a build function or a recipe")
+            self.build = functools.partial(build_from_recipe, self.recipe)
 
     @property
     def kind(self) -> str:
@@ -192,6 +198,31 @@ def get_method(name: str) -> Method:
             f"unknown method {name!r}; available: {', '.join(available_methods())}.{hint}"
         )
     return _REGISTRY[key]
+
+
+def build_from_recipe(recipe: Callable, config: dict, data):
+    """A method's module from its configuration: ``recipe(data.num_features, **kwargs)`` with
+    the configuration's keys that are keyword arguments of ``recipe`` (the default ``build`` of
+    a :class:`Method`).
+
+    Args:
+        recipe: a recipe ``recipe(in_channels, **kwargs)``, e.g. :func:`gcl.methods.grace`.
+        config: a run configuration (from :func:`gcl.methods.load_config`, plus ``device``).
+        data: the graph; its feature dimension sizes the encoder.
+
+    Returns:
+        the module the recipe builds (a :class:`gcl.Pipeline` for the two-view methods).
+
+    Example:
+        >>> from gcl.data import synthetic
+        >>> from gcl.methods import grace, load_config
+        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
+        >>> pipe = build_from_recipe(grace, {**load_config("grace", "cora"), "device": "cpu"},
+        ...                          data)
+        >>> pipe.objective.tau
+        0.4
+    """
+    return recipe(data.num_features, **recipe_kwargs(recipe, config))
 
 
 def recipe_kwargs(recipe: Callable, config: dict) -> dict:

@@ -22,10 +22,10 @@ from ..encoders.normgcn import GCNNormEncoder
 from ..objectives.bootstrap import BootstrapLoss
 from ..pipeline import Pipeline
 from ..training import TargetNetwork
-from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, register
 from .grace import _pair
 
-__all__ = ["bgrl", "build_bgrl", "warmup_cosine"]
+__all__ = ["bgrl", "warmup_cosine"]
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
@@ -123,31 +123,9 @@ def bgrl(in_channels: int, *, encoder_sizes=(256, 128), predictor_hidden: int = 
                     device=device, seed=seed, progress=progress)
 
 
-def build_bgrl(config: dict, data) -> Pipeline:
-    """BGRL from a configuration (``configs/bgrl.yaml``; keys: the arguments of :func:`bgrl`).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config` (plus ``device``).
-        data: the graph (its feature dimension sizes the encoder).
-
-    Returns:
-        Pipeline: BGRL, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> pipe = build_bgrl({**load_config("bgrl", "coauthor-cs"), "device": "cpu"}, data)
-        >>> pipe.encoder.sizes, pipe.target.base_momentum
-        ([6, 512, 256], 0.99)
-    """
-    return bgrl(data.num_features, **recipe_kwargs(bgrl, config))
-
-
 register(Method(
     name="bgrl",
     recipe=bgrl,
     protocol_keys=PROBE_KEYS,
-    build=build_bgrl,
     config_file=CONFIG_DIR / "bgrl.yaml",
 ))

@@ -7,10 +7,10 @@ from ..augment import Compose, DropEdge, MaskFeature
 from ..encoders import MLP, GNNEncoder
 from ..objectives import CCALoss
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, Method, register
 from .protocols import CCASSG_KEYS, selected_probe_evaluate
 
-__all__ = ["ccassg", "build_ccassg"]
+__all__ = ["ccassg"]
 
 
 def ccassg(in_channels: int, *, hidden: int = 512, num_layers: int = 2, encoder: str = "gcn",
@@ -57,31 +57,10 @@ def ccassg(in_channels: int, *, hidden: int = 512, num_layers: int = 2, encoder:
                     device=device, seed=seed, progress=progress)
 
 
-def build_ccassg(config: dict, data) -> Pipeline:
-    """Build CCA-SSG from a configuration (see ``configs/ccassg.yaml``).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config`.
-        data: the graph (its feature dimension sizes the encoder).
-
-    Returns:
-        Pipeline: CCA-SSG, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> build_ccassg({**load_config("ccassg", "citeseer"), "device": "cpu"}, data).objective
-        CCALoss(lambd=0.0005)
-    """
-    return ccassg(data.num_features, **recipe_kwargs(ccassg, config))
-
-
 register(Method(
     name="ccassg",
     recipe=ccassg,
     protocol_keys=CCASSG_KEYS,
-    build=build_ccassg,
     config_file=CONFIG_DIR / "ccassg.yaml",
     evaluate=selected_probe_evaluate,
 ))

@@ -6,10 +6,10 @@ from ..augment import Identity, ShuffleFeatures
 from ..encoders import GCNEncoder
 from ..objectives import DGIObjective
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, Method, register
 from .protocols import INFOMAX_KEYS, early_stopping_callbacks, repeated_probe_evaluate
 
-__all__ = ["dgi", "build_dgi"]
+__all__ = ["dgi"]
 
 
 def dgi(in_channels: int, *, hidden: int = 512, activation: str = "prelu", num_layers: int = 1,
@@ -44,31 +44,10 @@ def dgi(in_channels: int, *, hidden: int = 512, activation: str = "prelu", num_l
                     weight_decay=weight_decay, device=device, seed=seed, progress=progress)
 
 
-def build_dgi(config: dict, data) -> Pipeline:
-    """Build DGI from a configuration (see ``configs/dgi.yaml``).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config`.
-        data: the graph (its feature dimension sizes the encoder).
-
-    Returns:
-        Pipeline: DGI, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> build_dgi({**load_config("dgi", "cora"), "device": "cpu"}, data).objective
-        DGIObjective(...)
-    """
-    return dgi(data.num_features, **recipe_kwargs(dgi, config))
-
-
 register(Method(
     name="dgi",
     recipe=dgi,
     protocol_keys=INFOMAX_KEYS,
-    build=build_dgi,
     config_file=CONFIG_DIR / "dgi.yaml",
     evaluate=repeated_probe_evaluate,
     callbacks=early_stopping_callbacks,

@@ -7,10 +7,10 @@ from ..augment.adaptive import AdaptiveEdgeDropping, AdaptiveFeatureMasking
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives import InfoNCE
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, register
 from .grace import _pair
 
-__all__ = ["gca", "build_gca"]
+__all__ = ["gca"]
 
 
 def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activation: str = "relu",
@@ -70,40 +70,9 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
         InfoNCE(tau=tau, block_size=block_size, keep_blocks_mb=keep_blocks_mb),
         augment=(view(e1, f1), view(e2, f2)),
         head=ProjectionHead(hidden, proj_hidden, hidden),
-        lr=lr,
-        weight_decay=weight_decay,
-        device=device,
-        seed=seed,
-        progress=progress,
+        lr=lr, weight_decay=weight_decay, device=device, seed=seed, progress=progress,
     )
 
 
-def build_gca(config: dict, data) -> Pipeline:
-    """Build GCA from a configuration dictionary (see ``configs/gca.yaml``); keys that are not
-    arguments of :func:`gca` (epochs, evaluation settings) are ignored here.
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config`.
-        data: the graph (its feature dimension sizes the encoder).
-
-    Returns:
-        Pipeline: GCA, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> pipe = build_gca({**load_config("gca", "cora"), "device": "cpu"}, data)
-        >>> pipe.objective.tau
-        0.9
-    """
-    return gca(data.num_features, **recipe_kwargs(gca, config))
-
-
-register(Method(
-    name="gca",
-    recipe=gca,
-    protocol_keys=PROBE_KEYS,
-    build=build_gca,
-    config_file=CONFIG_DIR / "gca.yaml",
-))
+register(Method(name="gca", recipe=gca, protocol_keys=PROBE_KEYS,
+                config_file=CONFIG_DIR / "gca.yaml"))

@@ -6,9 +6,9 @@ from ..augment import Compose, DropEdge, MaskFeature
 from ..encoders import GCNEncoder, ProjectionHead
 from ..objectives import InfoNCE
 from ..pipeline import Pipeline
-from .base import CONFIG_DIR, PROBE_KEYS, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, PROBE_KEYS, Method, register
 
-__all__ = ["grace", "build_grace"]
+__all__ = ["grace"]
 
 
 def _pair(value, name: str) -> tuple[float, float]:
@@ -61,40 +61,9 @@ def grace(in_channels: int, *, hidden: int = 128, proj_hidden: int = 128,
         InfoNCE(tau=tau, keep_blocks_mb=keep_blocks_mb),
         augment=views,
         head=ProjectionHead(hidden, proj_hidden, hidden),
-        lr=lr,
-        weight_decay=weight_decay,
-        device=device,
-        seed=seed,
-        progress=progress,
+        lr=lr, weight_decay=weight_decay, device=device, seed=seed, progress=progress,
     )
 
 
-def build_grace(config: dict, data) -> Pipeline:
-    """Build GRACE from a configuration dictionary (see ``configs/grace.yaml``); keys that are
-    not recipe arguments (epochs, evaluation settings) are ignored here.
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config`.
-        data: the graph (its feature dimension sizes the encoder).
-
-    Returns:
-        Pipeline: GRACE, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> pipe = build_grace({**load_config("grace", "synthetic"), "device": "cpu"}, data)
-        >>> pipe.objective.tau
-        0.5
-    """
-    return grace(data.num_features, **recipe_kwargs(grace, config))
-
-
-register(Method(
-    name="grace",
-    recipe=grace,
-    protocol_keys=PROBE_KEYS,
-    build=build_grace,
-    config_file=CONFIG_DIR / "grace.yaml",
-))
+register(Method(name="grace", recipe=grace, protocol_keys=PROBE_KEYS,
+                config_file=CONFIG_DIR / "grace.yaml"))

@@ -21,6 +21,8 @@ Differences from the reference code (documented, with flags):
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from ..augment import Compose
@@ -30,7 +32,7 @@ from ..objectives.meow import AdaMEOWLoss, MEOWLoss
 from .base import CONFIG_DIR, Method, recipe_kwargs, register
 from .metapath_protocol import evaluate_meow, meow_callbacks, monitor_meow
 
-__all__ = ["meow", "adameow", "build_meow", "build_adameow", "input_features", "evaluate_meow",
+__all__ = ["meow", "adameow", "build_metapath_method", "input_features", "evaluate_meow",
            "monitor_meow", "meow_callbacks"]
 
 #: configuration keys of the metapath2vec inputs (``features: metapath2vec``), ``m2v_<param>``
@@ -186,58 +188,36 @@ def adameow(graph, *, hidden: int = 64, proj_dim: int | None = None, dropout: fl
                    weight_decay=weight_decay, seed=seed, device=device, progress=progress)
 
 
-def _build(recipe, config: dict, graph):
+def build_metapath_method(recipe, config: dict, graph):
+    """MEOW or AdaMEOW from a configuration (``configs/meow.yaml``, ``configs/adameow.yaml``):
+    the keys that are arguments of ``recipe``, and the ``m2v_*`` keys gathered into its
+    metapath2vec settings (``m2v``).
+
+    Args:
+        recipe: :func:`meow` or :func:`adameow`.
+        config: a configuration from :func:`gcl.methods.load_config` (plus ``device``).
+        graph: the meta-path graph.
+
+    Returns:
+        MetaPathModule: the method, ready to ``fit``.
+
+    Example:
+        >>> from gcl.data import synthetic_metapath_graph
+        >>> from gcl.methods import load_config
+        >>> cfg = load_config("meow", "acm", overrides={"nei_max": 5, "hidden": 8})
+        >>> module = build_metapath_method(meow, {**cfg, "device": "cpu"},
+        ...                                synthetic_metapath_graph(seed=0))
+        >>> type(module.objective).__name__, module.objective.num_clusters
+        ('MEOWLoss', [100, 300])
+    """
     kwargs = recipe_kwargs(recipe, config)
     m2v = {k[4:]: config[k] for k in M2V_KEYS if k in config}
     kwargs["m2v"] = {**(kwargs.get("m2v") or {}), **m2v} or None
     return recipe(graph, **kwargs)
 
 
-def build_meow(config: dict, graph):
-    """MEOW from a configuration (``configs/meow.yaml``; keys: the arguments of :func:`meow`,
-    ``m2v_*`` for metapath2vec inputs).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config` (plus ``device``).
-        graph: the meta-path graph.
-
-    Returns:
-        MetaPathModule: MEOW, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic_metapath_graph
-        >>> from gcl.methods import load_config
-        >>> cfg = load_config("meow", "acm", overrides={"nei_max": 5, "hidden": 8})
-        >>> module = build_meow({**cfg, "device": "cpu"}, synthetic_metapath_graph(seed=0))
-        >>> type(module.objective).__name__, module.objective.num_clusters
-        ('MEOWLoss', [100, 300])
-    """
-    return _build(meow, config, graph)
-
-
-def build_adameow(config: dict, graph):
-    """AdaMEOW from a configuration (``configs/adameow.yaml``; see :func:`build_meow`).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config` (plus ``device``).
-        graph: the meta-path graph.
-
-    Returns:
-        MetaPathModule: AdaMEOW, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic_metapath_graph
-        >>> from gcl.methods import load_config
-        >>> cfg = load_config("adameow", "acm", overrides={"nei_max": 5, "hidden": 8})
-        >>> module = build_adameow({**cfg, "device": "cpu"}, synthetic_metapath_graph(seed=0))
-        >>> type(module.objective).__name__
-        'AdaMEOWLoss'
-    """
-    return _build(adameow, config, graph)
-
-
-for _name, _recipe, _build_fn in (("meow", meow, build_meow),
-                                  ("adameow", adameow, build_adameow)):
-    register(Method(name=_name, build=_build_fn, recipe=_recipe,
+for _name, _recipe in (("meow", meow), ("adameow", adameow)):
+    register(Method(name=_name, build=functools.partial(build_metapath_method, _recipe),
+                    recipe=_recipe,
                     config_file=CONFIG_DIR / f"{_name}.yaml", callbacks=meow_callbacks,
                     evaluate=evaluate_meow, protocol_keys=PROTOCOL_KEYS))

@@ -7,10 +7,10 @@ from ..augment import NodeSubsample, NormalizedAdjacency, PPRDiffusion, ShuffleF
 from ..encoders import GNNEncoder
 from ..modules import CrossViewModule
 from ..objectives import MVGRLObjective
-from .base import CONFIG_DIR, Method, recipe_kwargs, register
+from .base import CONFIG_DIR, Method, register
 from .protocols import INFOMAX_KEYS, early_stopping_callbacks, repeated_probe_evaluate
 
-__all__ = ["mvgrl", "build_mvgrl"]
+__all__ = ["mvgrl"]
 
 
 def mvgrl(in_channels: int, *, hidden: int = 512, alpha: float = 0.2,
@@ -71,31 +71,10 @@ def mvgrl(in_channels: int, *, hidden: int = 512, alpha: float = 0.2,
                            weight_decay=weight_decay, device=device, seed=seed, progress=progress)
 
 
-def build_mvgrl(config: dict, data) -> CrossViewModule:
-    """Build MVGRL from a configuration (see ``configs/mvgrl.yaml``).
-
-    Args:
-        config: a configuration from :func:`gcl.methods.load_config`.
-        data: the graph (its feature dimension sizes the encoders).
-
-    Returns:
-        CrossViewModule: MVGRL, ready to ``fit``.
-
-    Example:
-        >>> from gcl.data import synthetic
-        >>> from gcl.methods import load_config
-        >>> data = synthetic(num_nodes=40, num_features=6, num_classes=2, seed=0)
-        >>> build_mvgrl({**load_config("mvgrl", "citeseer"), "device": "cpu"}, data).view2
-        PPRDiffusion(alpha=0.2, threshold='auto', minmax=True)
-    """
-    return mvgrl(data.num_features, **recipe_kwargs(mvgrl, config))
-
-
 register(Method(
     name="mvgrl",
     recipe=mvgrl,
     protocol_keys=INFOMAX_KEYS,
-    build=build_mvgrl,
     config_file=CONFIG_DIR / "mvgrl.yaml",
     evaluate=repeated_probe_evaluate,
     callbacks=early_stopping_callbacks,

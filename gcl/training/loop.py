@@ -14,6 +14,7 @@ import torch
 
 from .._utils import check_positive, seed_everything
 from .history import NonFiniteLossError, peak_memory_mb
+from .inputs import check_batch, check_cpu_precision, check_loader_graph
 from .state import CHECKPOINT_FILE
 
 __all__ = ["Trainer"]
@@ -118,6 +119,8 @@ class Trainer:
         if module.seed is not None and module.epoch == 0:
             seed_everything(module.seed)
         module.to(module.device)
+        check_cpu_precision(module)
+        check_loader_graph(self.loader, data)
         data = module.setup(data, move=self.loader is None)
         module.ensure_optimizer()
         target = module.epoch + self.epochs
@@ -154,7 +157,13 @@ class Trainer:
             rank = wanted.get(name, 0)
             wanted[name] = rank + 1
             if rank < len(saved.get(name, [])):
-                cb.load_state_dict(saved[name][rank])
+                try:
+                    cb.load_state_dict(saved[name][rank])
+                except (KeyError, TypeError, ValueError, AttributeError, RuntimeError) as err:
+                    detail = " ".join(str(err).split()) or type(err).__name__
+                    raise ValueError(f"checkpoint {ckpt}: the saved state of {name} does not "
+                                     f"fit it ({detail}); the file was changed or written by "
+                                     "something else: delete it to start over") from err
         have = {k: len(v) for k, v in saved.items()}
         if have and have != wanted:
             raise ValueError(f"checkpoint {ckpt} holds the state of the callbacks {have} but "
@@ -232,6 +241,7 @@ class Trainer:
         batches = len(self.loader) if hasattr(self.loader, "__len__") else 0
         values, logs = [], {}
         for i, batch in enumerate(self.loader):
+            check_batch(batch)
             value, logs = self._step(module, module.transfer_batch(batch), epoch, last_finite)
             within = min(i / batches, 1.0) if batches else 0.0
             module.after_optimizer_step((epoch - 1 + within) / total)

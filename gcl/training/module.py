@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from .._utils import check_positive, resolve_device
+from .checkpoint_check import check_checkpoint_fields
 from .history import History
 from .state import (
     CHECKPOINT_FORMAT,
@@ -272,6 +273,7 @@ class TrainingModule(nn.Module):
         callbacks' states and the ``stopped`` flag from it)."""
         path = Path(path)
         payload = read_checkpoint(path, CHECKPOINT_FORMAT, "gcl")
+        check_checkpoint_fields(payload, path)
         if check_meta:
             check_checkpoint_meta(path, payload, self.meta)
         kind = payload.get("kind")
