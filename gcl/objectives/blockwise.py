@@ -188,6 +188,9 @@ class _Plan:
                  symmetric: bool, block: int, precision: str, bias_spread: float | None) -> None:
         self.n = u1.size(0)
         self.inv_tau = 1.0 / tau
+        # S = (u/√τ)(u/√τ)ᵀ: one operand per view, so that S11 and S22 stay exactly symmetric
+        # (their triangles stand for the whole) when the operands are rounded (TF32, bf16)
+        self.scale = tau ** -0.5
         self.intra = intra and self.n > 1
         self.symmetric = symmetric
         self.block = block
@@ -201,11 +204,15 @@ class _Plan:
         self.y = None  # exp(b - max b): the bias as factors of the one-exponential path
         if self.single and bias is not None:
             self.bias_max = bias.max()
-            self.y = torch.exp(bias - self.bias_max)
+            self.y = torch.exp(bias - self.bias_max).to(u1.dtype)
 
-    def weighted(self, u: Tensor) -> Tensor:
-        """``diag(y) u``, the operand of the one-exponential path's gradient products."""
-        return u if self.y is None else u * self.y.unsqueeze(1)
+    def operands(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        """``v = u/√τ`` as the similarity products' operand, and ``diag(y) v`` as the gradient
+        products' (the same tensor without a bias)."""
+        v = self.products.operand(u * self.scale)
+        if self.y is None:
+            return v, v
+        return v, self.products.operand(u * (self.scale * self.y).unsqueeze(1))
 
     def similarities(self, a: Tensor, bt: Tensor, buf: Tensor | None) -> Tensor:
         """``a @ bt`` into the front of ``buf`` (or a fresh tensor)."""
@@ -249,12 +256,12 @@ def _fold_intra(plan: _Plan, q: Tensor, s: int, e: int, sums: _Sums):
     return q
 
 
-def _fold_intra_view(plan: _Plan, a: Tensor, ut: Tensor, sums: _Sums,
-                     kept: list[Tensor] | None, buf: Tensor | None) -> None:
-    """Fold the intra-view matrix ``S = a uᵀ`` (``a = u/τ``, ``ut = uᵀ``, both prepared) into
-    ``sums``, one triangle row block at a time; ``kept`` collects the blocks."""
+def _fold_intra_view(plan: _Plan, v: Tensor, sums: _Sums, kept: list[Tensor] | None,
+                     buf: Tensor | None) -> None:
+    """Fold the intra-view matrix ``S = v vᵀ`` (``v = u/√τ``, prepared) into ``sums``, one
+    triangle row block at a time; ``kept`` collects the blocks."""
     for s, e in _blocks(plan.n, plan.block):
-        q = _fold_intra(plan, plan.similarities(a[s:e], ut[:, s:], buf), s, e, sums)
+        q = _fold_intra(plan, plan.similarities(v[s:e], v[s:].t(), buf), s, e, sums)
         if kept is not None:
             kept.append(q)
 
@@ -267,7 +274,7 @@ def _intra_lse(u: Tensor, bias: Tensor | None, inv_tau: float, block: int,
     blocks (exponentiated on the one-exponential path)."""
     plan = _Plan(u, bias, 1.0 / inv_tau, True, False, block, "fp32", None)
     sums = _Sums(plan.n, u, plan.single)
-    _fold_intra_view(plan, u * inv_tau, u.t(), sums, kept, None)
+    _fold_intra_view(plan, u * plan.scale, sums, kept, None)
     return sums.lse(plan.bias_max)
 
 
@@ -329,18 +336,18 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         sums1 = _Sums(n, u1, plan.single)
         sums2 = _Sums(n, u1, plan.single) if symmetric else None
         with mm.context():
-            a1 = mm.operand(u1 * plan.inv_tau)
-            u2t = mm.operand(u2).t()
+            v1 = mm.operand(u1 * plan.scale)
+            v2 = mm.operand(u2 * plan.scale)
             for s, e in _blocks(n, block):
-                q = _fold_inter(plan, plan.similarities(a1[s:e], u2t, buf), s, e, sums1, sums2)
+                q = _fold_inter(plan, plan.similarities(v1[s:e], v2.t(), buf), s, e, sums1,
+                                sums2)
                 if kept is not None:
                     kept["s12"].append(q)
             if plan.intra:
-                _fold_intra_view(plan, a1, mm.operand(u1).t(), sums1,
-                                 None if kept is None else kept["s11"], buf)
+                _fold_intra_view(plan, v1, sums1, None if kept is None else kept["s11"], buf)
                 if symmetric:
-                    _fold_intra_view(plan, mm.operand(u2 * plan.inv_tau), u2t, sums2,
-                                     None if kept is None else kept["s22"], buf)
+                    _fold_intra_view(plan, v2, sums2, None if kept is None else kept["s22"],
+                                     buf)
         lse1 = sums1.lse(plan.bias_max)
         positive = (u1 * u2).sum(dim=1) * plan.inv_tau
         if bias is not None:
@@ -379,36 +386,33 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
         if kept is not None:
             blk = None
         with mm.context():
-            a1 = mm.operand(u1 * plan.inv_tau)
-            u2t = mm.operand(u2).t()
-            yu1, yu2 = mm.operand(plan.weighted(u1)), mm.operand(plan.weighted(u2))
+            (v1, yv1), (v2, yv2) = plan.operands(u1), plan.operands(u2)
             for k, (s, e) in enumerate(_blocks(n, plan.block)):
                 q = (kept["s12"][k] if kept is not None
-                     else _recompute(plan, a1[s:e], u2t, blk))
+                     else _recompute(plan, v1[s:e], v2.t(), blk))
                 grad = mm.consume(_grad_inter(plan, q, s, e, side1, side2, wbuf))
-                mm.addmm(g1[s:e], grad, yu2)
-                mm.addmm(g2, grad.t(), yu1[s:e])
+                mm.addmm(g1[s:e], grad, yv2)
+                mm.addmm(g2, grad.t(), yv1[s:e])
             if plan.intra:
-                views = [(a1, yu1, g1, side1, "s11")]
+                views = [(v1, yv1, g1, side1, "s11")]
                 if plan.symmetric:
-                    views.append((mm.operand(u2 * plan.inv_tau), yu2, g2, side2, "s22"))
-                for a, yu, g, side, name in views:
-                    ut = u2t if name == "s22" else mm.operand(u1).t()
+                    views.append((v2, yv2, g2, side2, "s22"))
+                for v, yv, g, side, name in views:
                     for k, (s, e) in enumerate(_blocks(n, plan.block)):
                         q = (kept[name][k] if kept is not None
-                             else _recompute(plan, a[s:e], ut[:, s:], blk))
+                             else _recompute(plan, v[s:e], v[s:].t(), blk))
                         m = mm.consume(_grad_intra(plan, q, s, e, side, wbuf))
                         if e < n:
-                            mm.addmm(g[e:], m[:, e - s:].t(), yu[s:e])
-                        mm.addmm(g[s:e], m, yu[s:])
-        # diag(y) on the results, 1/τ of the products, and the positive logit, which appears
-        # with weight -(w1 + w2) in every anchor pair's loss
-        w_pos = w1 + (w2 or 0.0)
+                            mm.addmm(g[e:], m[:, e - s:].t(), yv[s:e])
+                        mm.addmm(g[s:e], m, yv[s:])
+        # diag(y) on the results, 1/√τ of the products' other factor, and the positive logit
+        # u1·u2/τ, which appears with weight -(w1 + w2) in every anchor pair's loss
+        w_pos = (w1 + (w2 or 0.0)) * plan.scale
         if plan.y is not None:
             g1.mul_(plan.y.unsqueeze(1))
             g2.mul_(plan.y.unsqueeze(1))
-        g1 = (g1 - u2 * w_pos).mul_(plan.inv_tau * grad_out)
-        g2 = (g2 - u1 * w_pos).mul_(plan.inv_tau * grad_out)
+        g1 = (g1 - u2 * w_pos).mul_(plan.scale * grad_out)
+        g2 = (g2 - u1 * w_pos).mul_(plan.scale * grad_out)
         return g1, g2, None, None, None, None, None, None, None, None
 
 

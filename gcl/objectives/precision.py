@@ -2,7 +2,10 @@
 
 The similarity matrices ``u1 u2ᵀ/τ``, ``u1 u1ᵀ/τ``, ``u2 u2ᵀ/τ`` and the products that turn their
 softmax into gradients are the loss's matrix work; everything else (the exponentials, the
-log-sum-exps, the sums) stays in the embeddings' own precision whatever is chosen here.
+log-sum-exps, the sums) stays in the embeddings' own precision whatever is chosen here. At a
+lowered precision the loss multiplies ``u/√τ`` by ``u/√τ`` (one rounded operand per view), so
+that ``S11`` and ``S22`` stay exactly symmetric, and the blockwise loss, which computes only their
+upper triangles, equals the dense one.
 
 - ``"fp32"``: the products in the embeddings' precision (exact; the default).
 - ``"tf32"``: the operands rounded to TF32 (10-bit mantissa, round to nearest), products
