@@ -21,7 +21,7 @@ so that a change to the loss is compared before and after on the same machine at
 Usage:
     python benchmarks/loss_scaling.py                      # N = 1k .. 50k, d = 128
     python benchmarks/loss_scaling.py --sizes 1000 4000 --device cuda
-    python benchmarks/loss_scaling.py --sizes 16000 32000 --baseline HEAD~3 --repeats 3
+    python benchmarks/loss_scaling.py --sizes 16000 32000 --baseline HEAD~3 --repeat-max-n 32000
 """
 
 from __future__ import annotations
@@ -204,9 +204,11 @@ def main(argv=None) -> None:
                         help="largest N tried with the dense loss")
     parser.add_argument("--mem-cap-gb", type=float, default=16.0,
                         help="address-space cap of each CPU measurement subprocess (0: none)")
-    parser.add_argument("--repeats", type=int, default=None,
-                        help="timed runs per point, median reported (default: 3 up to N = 8000, "
-                             "1 above)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed runs per point up to --repeat-max-n (one run above it); "
+                             "the medians are reported")
+    parser.add_argument("--repeat-max-n", type=int, default=8000,
+                        help="largest N timed --repeats times")
     parser.add_argument("--baseline", metavar="REV", default=None,
                         help="also measure the blockwise loss of this git revision")
     parser.add_argument("--baseline-file", help=argparse.SUPPRESS)
@@ -214,7 +216,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.worker:
         impl, n = args.worker[0], int(args.worker[1])
-        repeats = args.repeats or (3 if n <= 8000 else 1)
+        repeats = args.repeats if n <= args.repeat_max_n else 1
         print(json.dumps(worker(impl, n, args.dim, args.block_size, args.device, repeats,
                                 args.mem_cap_gb, args.baseline_file)))
         return
@@ -226,8 +228,7 @@ def main(argv=None) -> None:
         impls = ["dense", "blockwise"]
         common = ["--dim", str(args.dim), "--device", args.device,
                   "--mem-cap-gb", str(args.mem_cap_gb)]
-        if args.repeats:
-            common += ["--repeats", str(args.repeats)]
+        common += ["--repeats", str(args.repeats), "--repeat-max-n", str(args.repeat_max_n)]
         commit = None
         if args.baseline:
             impls.insert(1, "baseline")
@@ -272,14 +273,13 @@ def main(argv=None) -> None:
                "blockwise % of matmul"]
     if before:
         columns += [f"{before} block", f"{before} s", f"{before} % of matmul"]
-    shown_repeats = (f"median of {args.repeats} runs" if args.repeats
-                     else "median of 3 runs up to N = 8000, one run above")
+    shown_repeats = f"median of {args.repeats} runs up to N = {args.repeat_max_n}, one run above"
     notes = [f"d = {args.dim}, float32, τ = 0.5, intra-view negatives, symmetric (GRACE's loss); "
              f"time = forward + backward, {shown_repeats}; the matmul reference likewise."]
     if before:
         notes.append(f"{before}: the blockwise loss of gcl commit {commit} (`--baseline`), "
-                     "with its own default block size, measured in the same run, each point in "
-                     "its own process.")
+                     "with its own default block size (or --block-size), measured in the same "
+                     "run, each point in its own process.")
     for (impl, n), res in sorted(points.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         if "error" in res:
             notes.append(f"{before if impl == 'baseline' else impl} at N = {n}: {res['error']}")
