@@ -71,9 +71,15 @@ def _operands(shapes, device, dtype) -> dict:
             for m, k, n in shapes}
 
 
-def _matmul_rate(shapes, device, dtype, repeats: int = 1) -> float:
+#: Clocks a point can be timed with: wall time, or the process's CPU time (``--clock cpu``: on
+#: a shared CPU with one torch thread, time spent waiting for a core is not counted).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _matmul_rate(shapes, device, dtype, repeats: int = 1, clock: str = "wall") -> float:
     """FLOP/s of the given products run back to back (operands from :func:`_operands`), the
-    median of ``repeats`` runs after a warm-up."""
+    median of ``repeats`` runs after a warm-up, timed with ``clock`` (:data:`CLOCKS`)."""
+    now = CLOCKS[clock]
     cache = _operands(shapes, device, dtype)
 
     def run():
@@ -86,11 +92,11 @@ def _matmul_rate(shapes, device, dtype, repeats: int = 1) -> float:
     for _ in range(repeats):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        t0 = now()
         run()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - t0)
+        times.append(now() - t0)
     return _flops(shapes) / sorted(times)[len(times) // 2]
 
 
@@ -121,7 +127,7 @@ def write_baseline(rev: str, folder: str) -> tuple[str, str]:
 
 
 def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: int,
-           mem_cap_gb: float, baseline: str | None = None) -> dict:
+           mem_cap_gb: float, baseline: str | None = None, clock: str = "wall") -> dict:
     import torch.nn.functional as F
 
     from gcl.objectives import info_nce
@@ -170,11 +176,11 @@ def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: i
         step_on(torch.randn(small, d, generator=warm).to(dev).requires_grad_(),
                 torch.randn(small, d, generator=warm).to(dev).requires_grad_(), min(bs, small))
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            t0 = CLOCKS[clock]()
             step()
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
-            times.append(time.perf_counter() - t0)
+            times.append(CLOCKS[clock]() - t0)
     except (RuntimeError, MemoryError) as err:  # allocation failure
         return {"impl": impl, "n": n, "d": d, "block": block, "error": str(err).splitlines()[0][:240]}
     if dev.type == "cuda":
@@ -185,7 +191,7 @@ def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: i
     t = times[len(times) // 2]
     shapes = _products("dense" if impl == "dense" else "blockwise", n, d, block or n)
     flops = _flops(shapes)
-    rate = _matmul_rate(shapes, dev, torch.float32, repeats)
+    rate = _matmul_rate(shapes, dev, torch.float32, repeats, clock)
     return {"impl": impl, "n": n, "d": d, "block": block, "time_s": t,
             "peak_mb": max(peak, 0) / 2**20, "gflops": flops / t / 1e9,
             "matmul_gflops": rate / 1e9, "matmul_fraction": flops / t / rate}
@@ -209,6 +215,9 @@ def main(argv=None) -> None:
                              "the medians are reported")
     parser.add_argument("--repeat-max-n", type=int, default=8000,
                         help="largest N timed --repeats times")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                        help="time points by wall clock or by the process's CPU time (a shared "
+                             "CPU: run with one torch thread, OMP_NUM_THREADS=1)")
     parser.add_argument("--baseline", metavar="REV", default=None,
                         help="also measure the blockwise loss of this git revision")
     parser.add_argument("--baseline-file", help=argparse.SUPPRESS)
@@ -218,7 +227,7 @@ def main(argv=None) -> None:
         impl, n = args.worker[0], int(args.worker[1])
         repeats = args.repeats if n <= args.repeat_max_n else 1
         print(json.dumps(worker(impl, n, args.dim, args.block_size, args.device, repeats,
-                                args.mem_cap_gb, args.baseline_file)))
+                                args.mem_cap_gb, args.baseline_file, args.clock)))
         return
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -227,7 +236,7 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         impls = ["dense", "blockwise"]
         common = ["--dim", str(args.dim), "--device", args.device,
-                  "--mem-cap-gb", str(args.mem_cap_gb)]
+                  "--mem-cap-gb", str(args.mem_cap_gb), "--clock", args.clock]
         common += ["--repeats", str(args.repeats), "--repeat-max-n", str(args.repeat_max_n)]
         commit = None
         if args.baseline:
@@ -275,7 +284,10 @@ def main(argv=None) -> None:
         columns += [f"{before} block", f"{before} s", f"{before} % of matmul"]
     shown_repeats = f"median of {args.repeats} runs up to N = {args.repeat_max_n}, one run above"
     notes = [f"d = {args.dim}, float32, τ = 0.5, intra-view negatives, symmetric (GRACE's loss); "
-             f"time = forward + backward, {shown_repeats}; the matmul reference likewise."]
+             f"time = forward + backward, {shown_repeats}; the matmul reference likewise; "
+             + ("wall-clock time." if args.clock == "wall" else
+                "the process's CPU time (`--clock cpu`: time waiting for a core of the shared "
+                "machine is not counted).")]
     if before:
         notes.append(f"{before}: the blockwise loss of gcl commit {commit} (`--baseline`), "
                      "with its own default block size (or --block-size), measured in the same "

@@ -153,8 +153,9 @@ def pair_dot(a: Tensor, b: Tensor, row: Tensor, col: Tensor) -> Tensor:
     Equal to ``(a[row] * b[col]).sum(-1)`` up to float rounding, with gradients for ``a`` and
     ``b``, but never builds the two ``[E, d]`` gathered tensors: the forward is a sampled dense
     product on the pairs' CSR pattern and the backward two sparse products (on the CPU about
-    30x faster than the gather at ``E = 5e5, d = 128``). Falls back to the gather when ``row``
-    is not sorted or there are no pairs.
+    30x faster than the gather at ``E = 5e5, d = 128``). Uses the gather on other devices (the
+    CSR path checks the order and counts the rows, two reads back from the device per call)
+    and when ``row`` is not sorted or there are no pairs.
 
     Args:
         a: ``[N, d]``.
@@ -170,8 +171,8 @@ def pair_dot(a: Tensor, b: Tensor, row: Tensor, col: Tensor) -> Tensor:
         >>> pair_dot(a, a, torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]))
         tensor([1., 0., 4.])
     """
-    if (row.numel() == 0 or a.size(0) == 0 or b.size(0) == 0 or a.dtype != b.dtype
-            or bool((row[1:] < row[:-1]).any())):
+    if (a.device.type != "cpu" or row.numel() == 0 or a.size(0) == 0 or b.size(0) == 0
+            or a.dtype != b.dtype or bool((row[1:] < row[:-1]).any())):
         return (a[row] * b[col]).sum(-1)
     counts = torch.bincount(row, minlength=a.size(0))
     crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
@@ -573,9 +574,11 @@ class PamCObjective(Objective):
             self.setup(step.data)
         if not bool(self.initialized):
             self._init_centroids(h1.detach())
+        if self.target.device != h1.device:  # once, not a copy of all of S per mini-batch
+            self.target = self.target.to(h1.device)
         full = self.target
         if step is not None and step.nodes is not None:  # a mini-batch: S among its seed nodes
-            self.target = restrict_sparse(full.to(h1.device), step.nodes.to(h1.device))
+            self.target = restrict_sparse(full, step.nodes.to(h1.device))
         try:
             q1, q2 = self.assign(h1), self.assign(h2)
             contrast = 0.5 * (self._one_side(h1, h2, q1, q2) + self._one_side(h2, h1, q2, q1))
