@@ -10,12 +10,16 @@ upper triangles, equals the dense one.
 - ``"fp32"``: the products in the embeddings' precision (exact; the default).
 - ``"tf32"``: the operands rounded to TF32 (10-bit mantissa, round to nearest), products
   accumulated in fp32. On CUDA this turns on TF32 tensor-core matmuls for the loss's products
-  only; on a device without TF32 units (the CPU) the operands are rounded explicitly and
-  multiplied in fp32, which gives TF32's numerics (up to the order of the accumulation), not its
-  speed.
+  only.
 - ``"bf16"``: operands and results of the products in bfloat16, as under
   ``torch.autocast(dtype=torch.bfloat16)``, accumulated in fp32 by the matrix kernel; the
-  results are widened to the embeddings' precision before the exponentials.
+  results are widened to the embeddings' precision before the exponentials. On CUDA the
+  products run in bfloat16.
+
+Off CUDA (the CPU) both lowered precisions are emulated: the operands (and, for bf16, the
+results) are rounded explicitly and the products run in fp32, which gives the GPU's numerics up
+to the order of the accumulation, not its speed (a bfloat16 product on a 2-core AMD EPYC without
+bf16 units ran 15x slower than fp32).
 
 Example:
     >>> import torch
@@ -33,7 +37,8 @@ import contextlib
 import torch
 from torch import Tensor
 
-__all__ = ["PRECISIONS", "check_precision", "round_tf32", "Products", "similarity"]
+__all__ = ["PRECISIONS", "check_precision", "round_tf32", "round_bf16", "Products",
+           "similarity"]
 
 #: The accepted values of the ``precision`` option.
 PRECISIONS = ("fp32", "tf32", "bf16")
@@ -85,6 +90,25 @@ def round_tf32(x: Tensor, inplace: bool = False) -> Tensor:
     return bits.add_(0x1000).bitwise_and_(-0x2000).view(torch.float32)
 
 
+def round_bf16(x: Tensor, inplace: bool = False) -> Tensor:
+    """``x`` rounded to bfloat16's 8-bit mantissa (to nearest even, as torch converts), kept in
+    its own dtype.
+
+    Args:
+        x: a floating tensor.
+        inplace: round ``x`` itself instead of a copy.
+
+    Returns:
+        Tensor: the rounded values, in ``x``'s dtype.
+
+    Example:
+        >>> round_bf16(torch.tensor([1.0 + 2**-9, 1.0 + 3 * 2**-9])).tolist()
+        [1.0, 1.0078125]
+    """
+    rounded = x.to(torch.bfloat16)
+    return x.copy_(rounded) if inplace else rounded.to(x.dtype)
+
+
 class Products:
     """The matrix products of one loss evaluation at one precision.
 
@@ -108,40 +132,42 @@ class Products:
 
     def __init__(self, precision: str, device: torch.device) -> None:
         self.precision = check_precision(precision, "Products")
-        self.native_tf32 = precision == "tf32" and torch.device(device).type == "cuda"
+        # native: the device's own TF32 / bf16 products (CUDA); else emulated by rounding
+        self.native = precision != "fp32" and torch.device(device).type == "cuda"
+        self._round = {"tf32": round_tf32, "bf16": round_bf16}.get(precision)
 
     def operand(self, x: Tensor) -> Tensor:
         """``x`` in the products' input format."""
-        if self.precision == "bf16":
-            return x.to(torch.bfloat16)
-        if self.precision == "tf32" and not self.native_tf32:
-            return round_tf32(x)
-        return x
+        if self._round is None or (self.native and self.precision == "tf32"):
+            return x
+        return x.to(torch.bfloat16) if self.native else self._round(x)
 
     def consume(self, x: Tensor) -> Tensor:
         """``x`` in the products' input format, for a matrix no longer needed afterwards:
         rounded in place where that saves a copy."""
-        if self.precision == "tf32" and not self.native_tf32 and x.is_contiguous():
-            return round_tf32(x, inplace=True)
+        if self._round is not None and not self.native and x.is_contiguous():
+            return self._round(x, inplace=True)
         return self.operand(x)
 
     def mm(self, a: Tensor, b: Tensor, out: Tensor | None = None) -> Tensor:
         """``a @ b`` for prepared operands, in full precision (into ``out`` when given)."""
-        if self.precision == "bf16":
-            prod = torch.mm(a, b)
+        if self.precision == "bf16" and self.native:
+            prod = torch.mm(a, b)  # bfloat16
             return prod.float() if out is None else out.copy_(prod)
-        return torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
+        prod = torch.mm(a, b) if out is None else torch.mm(a, b, out=out)
+        return round_bf16(prod, inplace=True) if self.precision == "bf16" else prod
 
     def addmm(self, acc: Tensor, a: Tensor, b: Tensor) -> None:
         """``acc += a @ b`` (full precision ``acc``) for prepared operands."""
-        if self.precision == "bf16":
-            acc.add_(torch.mm(a, b))
+        if self.precision == "bf16":  # the product rounded to bfloat16, then added
+            prod = torch.mm(a, b)
+            acc.add_(prod if self.native else prod.to(torch.bfloat16))
         else:  # the out= form: counted by torch's flop counter, unlike addmm_
             torch.addmm(acc, a, b, out=acc)
 
     def context(self):
         """A context in which the products run at this precision (TF32 matmuls on CUDA)."""
-        if not self.native_tf32:
+        if not (self.native and self.precision == "tf32"):
             return contextlib.nullcontext()
         return _cuda_tf32()
 
