@@ -187,3 +187,26 @@ def test_emulated_bf16_products_equal_the_native_ones():
     assert differ.float().mean() < 0.01  # a tie broken the other way here and there
     ulp = native.abs() * 2**-7
     assert bool(((emulated - native).abs() <= ulp + 1e-30)[differ].all())
+
+
+@pytest.mark.slow
+def test_precision_accuracy_script_writes_a_table(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_accuracy.py"
+    env = {**os.environ, "GCL_BENCH_RESULTS": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(script), "--datasets", "synthetic", "--seeds", "1",
+                           "--precisions", "fp32", "bf16", "--epochs", "synthetic=2"],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    record = json.loads((tmp_path / "precision_accuracy.json").read_text())
+    cols = record["columns"]
+    assert [r[cols.index("precision")] for r in record["rows"]] == ["fp32", "bf16"]
+    assert all(0 < r[cols.index("accuracy %")] <= 100 for r in record["rows"])
+    assert record["rows"][0][cols.index("Δ vs fp32 (paired)")] is None
+    assert record["rows"][1][cols.index("Δ vs fp32 (paired)")] is not None
+    assert any("2 of the configured" in n for n in record["notes"])
