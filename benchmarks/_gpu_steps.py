@@ -241,13 +241,26 @@ def _available(name: str, data_root: str | None) -> bool:
     return bool(status.get(name))
 
 
-def _method_run(ctx: Context, method: str, dataset: str, epochs: int, **overrides) -> dict:
+def _method_run(ctx: Context, table: Table, method: str, dataset: str, overrides: dict,
+                short_eval: bool = True) -> dict:
+    """``gcl.methods.run`` on the step's device; CSGCL falls back to Louvain communities
+    (networkx) when Leiden's packages are missing, with a note."""
     from gcl.methods import load_config, run
 
     known = load_config(method, dataset)
-    short = {k: v for k, v in SHORT_EVAL.items() if k in known}
-    return run(method, dataset, overrides={**short, "epochs": epochs, **overrides},
-               device=str(ctx.device), data_root=ctx.data_root, log=None)
+    short = {k: v for k, v in SHORT_EVAL.items() if k in known} if short_eval else {}
+
+    def once(extra):
+        return run(method, dataset, overrides={**short, **overrides, **extra},
+                   device=str(ctx.device), data_root=ctx.data_root, log=None)
+
+    try:
+        return once({})
+    except ImportError as err:
+        if method != "csgcl":
+            raise
+        table.note(f"csgcl on {dataset}: {err}; communities by Louvain instead")
+        return once({"community_method": "louvain"})
 
 
 def step_methods(ctx: Context) -> None:
@@ -273,19 +286,10 @@ def step_methods(ctx: Context) -> None:
             table.note(f"{method} on {dataset}: not at the data root, skipped")
             continue
         extra = {"t0": 0} if method == "csgcl" else {}
-        if method == "meow":
-            extra = {"kmeans_nredo": 1, "num_clusters": [5, 10]} if ctx.tiny else {}
-            epochs_here = 1 if ctx.tiny else epochs
-        else:
-            epochs_here = epochs
-        try:
-            record = _method_run(ctx, method, dataset, epochs_here, **extra)
-        except ImportError as err:  # Leiden's packages missing: Louvain (networkx) instead
-            if method != "csgcl":
-                raise
-            table.note(f"csgcl on {dataset}: {err}; communities by Louvain instead")
-            record = _method_run(ctx, method, dataset, epochs_here, community_method="louvain",
-                                 **extra)
+        epochs_here = epochs
+        if method == "meow" and ctx.tiny:
+            extra, epochs_here = {"kmeans_nredo": 1, "num_clusters": [5, 10]}, 1
+        record = _method_run(ctx, table, method, dataset, {"epochs": epochs_here, **extra})
         timing = record["timing"]
         table.add([method, dataset, epochs_here, 1000 * (timing["epoch_s_median"] or 0.0),
                    timing["peak_mem_mb"] if ctx.device.type == "cuda" else None,
@@ -367,7 +371,7 @@ def step_scale(ctx: Context) -> None:
 
 # -- step 5: CSGCL's full protocol, estimated ------------------------------------------------
 def step_csgcl(ctx: Context) -> None:
-    from gcl.methods import load_config, run
+    from gcl.methods import load_config
 
     table = Table(ctx, "gpu_csgcl", "GPU check: CSGCL's full protocol per seed, estimated",
                   "A CSGCL run with the shipped configuration and evaluation, stopped at a "
@@ -387,15 +391,8 @@ def step_csgcl(ctx: Context) -> None:
     if ctx.tiny:
         overrides.update({"probe_epochs": 20, "clustering": False})
     t0 = time.perf_counter()
-    try:
-        record = run("csgcl", dataset, overrides=overrides, device=str(ctx.device),
-                     data_root=ctx.data_root, log=None)
-    except ImportError as err:
-        table.note(f"{err}; communities by Louvain instead")
-        t0 = time.perf_counter()
-        record = run("csgcl", dataset, overrides={**overrides, "community_method": "louvain"},
-                     device=str(ctx.device), data_root=ctx.data_root, log=None)
-    total = time.perf_counter() - t0
+    record = _method_run(ctx, table, "csgcl", dataset, overrides, short_eval=False)
+    total = time.perf_counter() - t0  # (a Leiden attempt that failed at once counts too)
     train = record["timing"]["train_s"]
     other = total - train
     table.add([dataset, epochs, train, 1000 * train / epochs, other, full,
