@@ -188,9 +188,6 @@ class _Plan:
                  symmetric: bool, block: int, precision: str, bias_spread: float | None) -> None:
         self.n = u1.size(0)
         self.inv_tau = 1.0 / tau
-        # S = (u/√τ)(u/√τ)ᵀ: one operand per view, so that S11 and S22 stay exactly symmetric
-        # (their triangles stand for the whole) when the operands are rounded (TF32, bf16)
-        self.scale = tau ** -0.5
         self.intra = intra and self.n > 1
         self.symmetric = symmetric
         self.block = block
@@ -200,14 +197,26 @@ class _Plan:
             bias_spread = float(bias.max() - bias.min())  # one read per call when not given
         spread = 0.0 if bias is None else bias_spread
         self.single = self.inv_tau + 2 * spread <= single_exp_range(u1.dtype, self.n)
+        # S = (u c)(u c)ᵀ, c = 1/√τ: one operand per view, so that S11 and S22 stay exactly
+        # symmetric (their triangles stand for the whole) when the operands are rounded (TF32,
+        # bf16). The one-exponential path in full precision works in base 2: with c² = log₂e/τ
+        # the blocks hold S log₂e and exp2 (faster than exp on the CPU) gives the same e^S.
+        self.base2 = self.single and precision == "fp32"
+        self.scale = ((math.log2(math.e) if self.base2 else 1.0) / tau) ** 0.5
+        # the gradient products read v = u c, so their sums are 1/(τ c) short of dL/du
+        self.grad_scale = self.inv_tau / self.scale
         self.bias_max = 0.0
         self.y = None  # exp(b - max b): the bias as factors of the one-exponential path
         if self.single and bias is not None:
             self.bias_max = bias.max()
             self.y = torch.exp(bias - self.bias_max).to(u1.dtype)
 
+    def exp_(self, q: Tensor) -> Tensor:
+        """The one-exponential path's ``E = e^S`` in place, from a block as computed."""
+        return q.exp2_() if self.base2 else q.exp_()
+
     def operands(self, u: Tensor) -> tuple[Tensor, Tensor]:
-        """``v = u/√τ`` as the similarity products' operand, and ``diag(y) v`` as the gradient
+        """``v = u c`` as the similarity products' operand, and ``diag(y) v`` as the gradient
         products' (the same tensor without a bias)."""
         v = self.products.operand(u * self.scale)
         if self.y is None:
@@ -224,7 +233,7 @@ def _fold_inter(plan: _Plan, q: Tensor, s: int, e: int, rows1: _Sums, cols2: _Su
     """Fold block ``S12[s:e]`` (``q``, consumed) into the view-1 sums of rows ``s:e`` and the
     view-2 sums of every column."""
     if plan.single:
-        q.exp_()
+        plan.exp_(q)
         rows1.add_exp(slice(s, e), q, plan.y, dim=1)
         if cols2 is not None:
             cols2.add_exp(slice(None), q, None if plan.y is None else plan.y[s:e], dim=0)
@@ -241,7 +250,7 @@ def _fold_intra(plan: _Plan, q: Tensor, s: int, e: int, sums: _Sums):
     matrix into the sums of rows ``s:e`` (without the diagonal) and, transposed, rows ``e:``."""
     n, bias = plan.n, plan.bias
     if plan.single:
-        q.exp_().diagonal().fill_(0.0)  # S[i, i]: row block s:e starts at column s
+        plan.exp_(q).diagonal().fill_(0.0)  # S[i, i]: row block s:e starts at column s
         y = plan.y
         sums.add_exp(slice(s, e), q, None if y is None else y[s:], dim=1)
         if e < n:
@@ -405,21 +414,21 @@ class _BlockwiseInfoNCE(torch.autograd.Function):
                         if e < n:
                             mm.addmm(g[e:], m[:, e - s:].t(), yv[s:e])
                         mm.addmm(g[s:e], m, yv[s:])
-        # diag(y) on the results, 1/√τ of the products' other factor, and the positive logit
-        # u1·u2/τ, which appears with weight -(w1 + w2) in every anchor pair's loss
-        w_pos = (w1 + (w2 or 0.0)) * plan.scale
+        # diag(y) on the results, the scale of the products' other factor, and the positive
+        # logit u1·u2/τ, which appears with weight -(w1 + w2) in every anchor pair's loss
+        w_pos = (w1 + (w2 or 0.0)) * plan.inv_tau / plan.grad_scale
         if plan.y is not None:
             g1.mul_(plan.y.unsqueeze(1))
             g2.mul_(plan.y.unsqueeze(1))
-        g1 = (g1 - u2 * w_pos).mul_(plan.scale * grad_out)
-        g2 = (g2 - u1 * w_pos).mul_(plan.scale * grad_out)
+        g1 = (g1 - u2 * w_pos).mul_(plan.grad_scale * grad_out)
+        g2 = (g2 - u1 * w_pos).mul_(plan.grad_scale * grad_out)
         return g1, g2, None, None, None, None, None, None, None, None
 
 
 def _recompute(plan: _Plan, a: Tensor, bt: Tensor, buf: Tensor) -> Tensor:
     """A block's similarities again, exponentiated on the one-exponential path."""
     q = plan.similarities(a, bt, buf)
-    return q.exp_() if plan.single else q
+    return plan.exp_(q) if plan.single else q
 
 
 def blockwise_info_nce_normalized(u1: Tensor, u2: Tensor, tau: float, *,
