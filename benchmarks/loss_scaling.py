@@ -11,7 +11,9 @@ the inter-view matrix in row blocks and, of each symmetric intra-view matrix, on
 its upper triangle; its backward pass recomputes those blocks and needs two products per
 inter-view block and two per triangle block (one for its rows, one, transposed, for its columns):
 4·N² + 2 · 4·N²/2 products of length d, about 16·N²·d flops. "% of matmul" divides that rate by the
-rate of the same sequence of matrix products, with the same shapes, run alone on the same device.
+rate of the same sequence of matrix products, with the same shapes, run alone on the same device:
+each timed loss run is followed by one run of those products, and the median of the pairs' ratios
+is reported (a shared machine's load drifts between the runs of one point).
 
 ``--baseline REV`` also measures the blockwise loss of another revision (its
 ``gcl/objectives/blockwise.py``, read with ``git show`` and loaded beside the installed package,
@@ -76,10 +78,9 @@ def _operands(shapes, device, dtype) -> dict:
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def _matmul_rate(shapes, device, dtype, repeats: int = 1, clock: str = "wall") -> float:
-    """FLOP/s of the given products run back to back (operands from :func:`_operands`), the
-    median of ``repeats`` runs after a warm-up, timed with ``clock`` (:data:`CLOCKS`)."""
-    now = CLOCKS[clock]
+def _reference(shapes, device, dtype):
+    """A function that runs the given products back to back (operands from
+    :func:`_operands`), after one warm-up run."""
     cache = _operands(shapes, device, dtype)
 
     def run():
@@ -87,17 +88,28 @@ def _matmul_rate(shapes, device, dtype, repeats: int = 1, clock: str = "wall") -
             a, b = cache[shape]
             torch.mm(a, b)
 
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0 = now()
-        run()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        times.append(now() - t0)
-    return _flops(shapes) / sorted(times)[len(times) // 2]
+    run()
+    return run
+
+
+def _clocked(fn, device, clock: str) -> float:
+    """Seconds of one ``fn()`` by ``clock`` (:data:`CLOCKS`), the device synchronised."""
+    now = CLOCKS[clock]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    t0 = now()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return now() - t0
+
+
+def _matmul_rate(shapes, device, dtype, repeats: int = 1, clock: str = "wall") -> float:
+    """FLOP/s of the given products run back to back, the median of ``repeats`` runs after a
+    warm-up, timed with ``clock``."""
+    run = _reference(shapes, device, dtype)
+    times = sorted(_clocked(run, device, clock) for _ in range(repeats))
+    return _flops(shapes) / times[len(times) // 2]
 
 
 def load_baseline(path: str):
@@ -169,32 +181,35 @@ def worker(impl: str, n: int, d: int, block: int | None, device: str, repeats: i
     else:
         with open("/proc/self/statm") as fh:
             base = int(fh.read().split()[1]) * resource.getpagesize()
-    times = []
+    shapes = _products("dense" if impl == "dense" else "blockwise", n, d, block or n)
+    flops = _flops(shapes)
+    times, ref_times = [], []
     try:
         warm = torch.Generator().manual_seed(0)  # first-call costs (thread pool, kernels)
         small = min(n, 512)
         step_on(torch.randn(small, d, generator=warm).to(dev).requires_grad_(),
                 torch.randn(small, d, generator=warm).to(dev).requires_grad_(), min(bs, small))
-        for _ in range(repeats):
-            t0 = CLOCKS[clock]()
-            step()
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            times.append(CLOCKS[clock]() - t0)
+        times.append(_clocked(step, dev, clock))
     except (RuntimeError, MemoryError) as err:  # allocation failure
         return {"impl": impl, "n": n, "d": d, "block": block, "error": str(err).splitlines()[0][:240]}
+    # the peak of the loss alone, before the reference's operands exist
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) - base
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - base
-    times.sort()
-    t = times[len(times) // 2]
-    shapes = _products("dense" if impl == "dense" else "blockwise", n, d, block or n)
-    flops = _flops(shapes)
-    rate = _matmul_rate(shapes, dev, torch.float32, repeats, clock)
-    return {"impl": impl, "n": n, "d": d, "block": block, "time_s": t,
+    # the loss and its reference alternate, so that a change of the machine's load between
+    # them shifts both: each pair gives one ratio, and the median ratio is reported
+    reference = _reference(shapes, dev, torch.float32)
+    ref_times.append(_clocked(reference, dev, clock))
+    for _ in range(repeats - 1):
+        times.append(_clocked(step, dev, clock))
+        ref_times.append(_clocked(reference, dev, clock))
+    ratios = sorted(r / t for r, t in zip(ref_times, times))
+    t = sorted(times)[len(times) // 2]
+    ref = sorted(ref_times)[len(ref_times) // 2]
+    return {"impl": impl, "n": n, "d": d, "block": block, "time_s": t, "times_s": times,
             "peak_mb": max(peak, 0) / 2**20, "gflops": flops / t / 1e9,
-            "matmul_gflops": rate / 1e9, "matmul_fraction": flops / t / rate}
+            "matmul_gflops": flops / ref / 1e9, "matmul_fraction": ratios[len(ratios) // 2]}
 
 
 def main(argv=None) -> None:
@@ -284,7 +299,9 @@ def main(argv=None) -> None:
         columns += [f"{before} block", f"{before} s", f"{before} % of matmul"]
     shown_repeats = f"median of {args.repeats} runs up to N = {args.repeat_max_n}, one run above"
     notes = [f"d = {args.dim}, float32, τ = 0.5, intra-view negatives, symmetric (GRACE's loss); "
-             f"time = forward + backward, {shown_repeats}; the matmul reference likewise; "
+             f"time = forward + backward, {shown_repeats}; the matmul reference likewise, "
+             "each run right after one of the loss's ('% of matmul': the median of the "
+             "pairs' ratios); "
              + ("wall-clock time." if args.clock == "wall" else
                 "the process's CPU time (`--clock cpu`: time waiting for a core of the shared "
                 "machine is not counted).")]
