@@ -267,7 +267,7 @@ def _fold_intra(plan: _Plan, q: Tensor, s: int, e: int, sums: _Sums):
 
 def _fold_intra_view(plan: _Plan, v: Tensor, sums: _Sums, kept: list[Tensor] | None,
                      buf: Tensor | None) -> None:
-    """Fold the intra-view matrix ``S = v vᵀ`` (``v = u/√τ``, prepared) into ``sums``, one
+    """Fold the intra-view matrix ``S = v vᵀ`` (``v = u c``, prepared) into ``sums``, one
     triangle row block at a time; ``kept`` collects the blocks."""
     for s, e in _blocks(plan.n, plan.block):
         q = _fold_intra(plan, plan.similarities(v[s:e], v[s:].t(), buf), s, e, sums)
