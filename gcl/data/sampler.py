@@ -88,6 +88,8 @@ class NeighborSampler:
 
     Each batch is a ``Data`` with the subgraph's ``x`` (and ``y`` and other node attributes),
     ``edge_index`` in local ids, ``n_id`` (global ids, seeds first) and ``batch_size``.
+    Sampling runs on the CPU (the edges are indexed there once); a graph kept on a GPU gives
+    batches whose tensors are on the GPU, gathered there.
 
     Example:
         >>> from gcl.data import synthetic
@@ -128,7 +130,8 @@ class NeighborSampler:
             raise ValueError(f"input_nodes must be a boolean mask or a tensor of integer node "
                              f"ids, got {kind}; convert ids with .long() yourself if they are "
                              "whole numbers")
-        elif input_nodes.dtype == torch.bool:
+        input_nodes = input_nodes.cpu()  # seeds are drawn and indexed on the CPU
+        if input_nodes.dtype == torch.bool:
             if input_nodes.numel() != n:
                 raise ValueError(f"input_nodes mask has {input_nodes.numel()} entries for {n} nodes")
             input_nodes = input_nodes.nonzero().view(-1)
@@ -183,6 +186,7 @@ class NeighborSampler:
         """The sampled subgraph around ``seeds`` (global ids; the seeds come first)."""
         from torch_geometric.data import Data
 
+        seeds = seeds.cpu()
         n = int(self.data.num_nodes)
         local = torch.full((n,), -1, dtype=torch.long)
         local[seeds] = torch.arange(seeds.numel())
@@ -203,17 +207,19 @@ class NeighborSampler:
             frontier = new
             if frontier.numel() == 0:
                 break
-        n_id = torch.cat(n_ids)
-        batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]),
+        # the subgraph's tensors go where the graph's are; its attributes are gathered there
+        device = self.data.edge_index.device
+        n_id = torch.cat(n_ids).to(device)
+        e_id = torch.cat(edge_ids).to(device)
+        batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]).to(device),
                      num_nodes=n_id.numel())
-        e_id = torch.cat(edge_ids)
         edge_keys = set(edge_attribute_keys(self.data))
         for key, value in self.data.items():
             if key == "edge_index" or not isinstance(value, Tensor) or value.dim() == 0:
                 continue
             if key in edge_keys:
-                batch[key] = value[e_id]
+                batch[key] = value[e_id.to(value.device)]
             elif value.size(0) == n:
-                batch[key] = value[n_id]
+                batch[key] = value[n_id.to(value.device)]
         batch.n_id, batch.e_id, batch.batch_size = n_id, e_id, int(seeds.numel())
         return batch

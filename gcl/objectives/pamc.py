@@ -187,9 +187,11 @@ class PamCObjective(Objective):
             self.setup(step.data)
         if not bool(self.initialized):
             self._init_centroids(h1.detach())
+        if self.target.device != h1.device:  # once, not a copy of all of S per mini-batch
+            self.target = self.target.to(h1.device)
         full = self.target
         if step is not None and step.nodes is not None:  # a mini-batch: S among its seed nodes
-            self.target = restrict_sparse(full.to(h1.device), step.nodes.to(h1.device))
+            self.target = restrict_sparse(full, step.nodes.to(h1.device))
         try:
             if h2 is h1:
                 contrast, kl = self._single_view(h1)
