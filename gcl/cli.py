@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="DIR",
                    help="save PNGs of the training loss and a t-SNE of the last run's embeddings "
                         "in DIR (embeddings go to DIR too unless --save-emb is given)")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="data-parallel training in N processes on this machine (torchrun's "
+                        "launcher; the same as `torchrun --standalone --nproc-per-node N -m gcl "
+                        "train ...`); several machines: launch with torchrun itself")
     p.add_argument("--eval-every", type=int, default=0, metavar="K",
                    help="linear-probe the embeddings every K epochs (0: off; MEOW/AdaMEOW: "
                         "a short HeCo check with NMI/ARI); the scores are kept in the record "
@@ -263,10 +267,26 @@ def _overrides(args) -> dict:
     return out
 
 
+def _join_ranks(args):
+    """Under torchrun: join the process group; returns the world (``None`` alone) and sets
+    ``args.device`` to this rank's device."""
+    from .distributed import init_distributed
+
+    world, args.device = init_distributed(args.device)
+    return world
+
+
 def _cmd_train(args) -> int:
     from .methods import run
     from .results import write_json
 
+    if args.nproc < 1:
+        raise ValueError(f"--nproc must be a positive number of processes, got {args.nproc}")
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        from .distributed.launch import launch
+
+        return launch(args.nproc, args.argv)
+    world = _join_ranks(args)
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     save_emb = args.save_emb
     if args.plot and not save_emb:
@@ -276,6 +296,8 @@ def _cmd_train(args) -> int:
                  progress=args.progress, log=log, save_embeddings=save_emb,
                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                  resume=args.resume)
+    if world is not None and not world.is_main:
+        return 0  # rank 0 writes the record, the embeddings and the figures
     out = Path(args.out) if args.out else _default_out(record["method"], args.dataset)
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
@@ -306,6 +328,7 @@ def _cmd_reproduce(args) -> int:
     from .reporting import write_reproduction
     from .results import write_json
 
+    world = _join_ranks(args)
     overrides = _overrides(args)
     if args.label is None and overrides.get("pot"):
         args.label = f"{args.method.upper()}+POT"
@@ -315,6 +338,8 @@ def _cmd_reproduce(args) -> int:
                  progress=args.progress, log=lambda msg: print(msg, file=sys.stderr),
                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                  resume=args.resume)
+    if world is not None and not world.is_main:
+        return 0  # rank 0 writes the record and the page
     if args.config:
         record["config_file"] = args.config
     if args.label:
@@ -451,6 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OUTDATED_IGNORE", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.command is None:
         parser.print_help()
         return 2
@@ -468,6 +494,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gcl {args.command}: error: {err}", file=sys.stderr)
         return 1
+    finally:
+        _leave_ranks()
+
+
+def _leave_ranks() -> None:
+    """Leave the process group that a torchrun rank joined (nothing in a single process)."""
+    import torch.distributed as dist
+
+    if "LOCAL_RANK" in os.environ and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover
