@@ -35,6 +35,70 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available()
                                 reason="torch.distributed with gloo is not available")
 
 
+def test_sampler_splits_the_seeds_over_the_ranks_like_distributed_sampler():
+    """Each epoch the ranks' seeds are disjoint and cover the input nodes, every rank has the
+    same number of batches, the shuffle changes with the epoch and not with the rank, and a
+    last global batch with fewer seeds than ranks joins the one before."""
+    from gcl.data import NeighborSampler, synthetic
+
+    data = synthetic(num_nodes=103, num_features=4, num_classes=2, seed=0)
+    nodes = torch.arange(1, 93)  # 92 seeds: global batches of 30, 30 and 30 + 2 (the rest)
+    orders = []
+    for epoch in (1, 2):
+        parts = []
+        for rank in range(3):
+            loader = NeighborSampler(data, [3, 2], batch_size=10, seed=5, input_nodes=nodes,
+                                     rank=rank, world_size=3)
+            loader.set_epoch(epoch)
+            batches = list(loader)
+            assert len(batches) == len(loader) == 3
+            assert [b.batch_size for b in batches] == [10, 10, 11 if rank < 2 else 10]
+            parts.append(torch.cat([b.n_id[:b.batch_size] for b in batches]))
+        seen = torch.cat(parts)
+        assert torch.equal(seen.sort().values, nodes)  # disjoint and covering
+        orders.append(seen)
+    assert not torch.equal(orders[0], orders[1])  # reshuffled per epoch
+    with pytest.raises(ValueError, match="rank must lie"):
+        NeighborSampler(data, [3], batch_size=4, rank=3, world_size=3)
+    with pytest.raises(ValueError, match="both rank= and world_size="):
+        NeighborSampler(data, [3], batch_size=4, rank=0)
+    with pytest.raises(ValueError, match="every rank needs at least one"):
+        NeighborSampler(data, [3], batch_size=4, input_nodes=torch.arange(2), rank=0,
+                        world_size=3)
+    single = NeighborSampler(data, [3], batch_size=4)
+    assert (single.rank, single.world_size) == (0, 1)
+
+
+def test_row_shards_and_seeds():
+    from gcl.distributed import rank_seed, shard_rows, triangle_rows
+    from gcl.distributed.launch import strip_nproc
+
+    for n, size in ((7, 3), (100, 4), (7650, 2), (1, 2)):
+        for split in (shard_rows, triangle_rows):
+            cuts = [split(n, r, size) for r in range(size)]
+            assert cuts[0][0] == 0 and cuts[-1][1] == n
+            assert all(a[1] == b[0] for a, b in zip(cuts, cuts[1:]))
+        cost = [sum(n - i for i in range(*triangle_rows(n, r, size))) for r in range(size)]
+        if n > 50:
+            assert max(cost) < 1.05 * min(cost)  # each rank about the same triangle entries
+    assert len({rank_seed(0, e, r) for e in range(5) for r in range(4)}) == 20
+    assert strip_nproc(["train", "--nproc=4", "--nproc", "2", "--epochs", "3"]) == \
+        ["train", "--epochs", "3"]
+
+
+def test_one_process_trains_alone_and_refuses_a_missing_group():
+    from gcl.distributed import current_world, get_world, is_main_process
+    from gcl.training import Trainer
+
+    assert get_world() is None and current_world() is None and is_main_process()
+    pipe = W.build("grace")
+    data = W.graph()
+    with pytest.raises(ValueError, match="distributed=True needs a process group"):
+        Trainer(epochs=1, distributed=True).fit(pipe, data)
+    history = Trainer(epochs=1, distributed=False).fit(W.build("grace"), data)
+    assert "world_size" not in history.meta
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -270,3 +334,27 @@ def test_torchrun_train_writes_one_record_and_resumes_after_a_killed_rank(tmp_pa
     z_cut = torch.load(tmp_path / "cut" / "emb.pt", weights_only=True)["embeddings"]
     z_whole = torch.load(tmp_path / "whole" / "emb.pt", weights_only=True)["embeddings"]
     assert torch.equal(z_cut, z_whole)
+
+
+@pytest.mark.slow
+def test_distributed_benchmark_writes_its_table(tmp_path):
+    """``benchmarks/distributed.py`` on the synthetic graph: one launch of one process and one
+    of two, a ``gcl-bench/1`` record whose rows the benchmark page renders."""
+    import json
+
+    from gcl.reporting import collect_benchmarks, render_benchmarks
+
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "distributed.py"), "--datasets", "synthetic",
+         "--configs", "1x1", "2x1", "--repeats", "1", "--warmup", "1", "--epochs", "1",
+         "--loss-repeats", "1"], env=_env(GCL_BENCH_RESULTS=str(tmp_path)),
+        capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    record = json.loads((tmp_path / "distributed.json").read_text())
+    assert record["notes"] == []
+    assert [row[:2] for row in record["rows"]] == [["1 x 1 thread(s)", 1], ["2 x 1 thread(s)", 2]]
+    for row in record["rows"]:
+        epoch_ms, loss_ms, share, peak = row[3:7]
+        assert epoch_ms > 0 and 0 < loss_ms and 0 < share and peak >= 0
+    assert record["rows"][0][7] == 1.0
+    assert "2 x 1 thread(s)" in render_benchmarks(collect_benchmarks(tmp_path))

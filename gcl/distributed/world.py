@@ -106,6 +106,24 @@ class World:
         dist.all_gather(out, t, group=self.group)
         return [float(o[0]) for o in out]
 
+    def barrier(self) -> None:
+        """Wait until every rank reaches this point."""
+        import torch.distributed as dist
+
+        dist.barrier(group=self.group)
+
+    @contextlib.contextmanager
+    def rank_zero_first(self):
+        """Run the block on rank 0 first, then on the other ranks (caches it writes, such as
+        a processed dataset, are then read, not written again at the same time)."""
+        if not self.is_main:
+            self.barrier()
+        try:
+            yield
+        finally:
+            if self.is_main:
+                self.barrier()
+
     def __repr__(self) -> str:
         return f"World(rank={self.rank}, size={self.size}, backend={self.backend!r})"
 

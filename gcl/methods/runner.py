@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -298,7 +299,8 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     last_z = None
     for r, s in enumerate(seeds):
         seed_everything(s)
-        data = load_method_data(dataset, config, root=data_root, seed=s)
+        with world.rank_zero_first() if world is not None else contextlib.nullcontext():
+            data = load_method_data(dataset, config, root=data_root, seed=s)
         module = spec.build({**config, "device": str(dev), "progress": progress}, data)
         if checkpoint_dir is not None:
             module.meta.update(method=spec.name, dataset=dataset, seed=s,
