@@ -106,6 +106,14 @@ class World:
         dist.all_gather(out, t, group=self.group)
         return [float(o[0]) for o in out]
 
+    def broadcast_(self, tensor: Tensor) -> Tensor:
+        """Overwrite ``tensor`` in place with rank 0's (random draws every rank must share,
+        e.g. a subset of the global mini-batch) and return it."""
+        import torch.distributed as dist
+
+        dist.broadcast(tensor, src=0, group=self.group)
+        return tensor
+
     def barrier(self) -> None:
         """Wait until every rank reaches this point."""
         import torch.distributed as dist

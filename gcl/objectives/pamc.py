@@ -200,6 +200,9 @@ class PamCObjective(Objective):
         n = h1.size(0)
         if n > self.warmup_nodes:
             pick = torch.randperm(n, device=h1.device)[: self.warmup_nodes]
+            world = current_world()
+            if world is not None:  # every rank must take the same nodes (rank 0's draw)
+                pick = world.broadcast_(pick)
             h1, h2 = h1[pick], h2[pick]
         loss = info_nce(h1, h2, self.warmup_tau)
         step.log("warmup", 1.0)
