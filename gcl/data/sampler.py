@@ -84,8 +84,8 @@ class NeighborSampler:
             NeighborLoader``, which needs ``pyg-lib`` or ``torch-sparse``) or ``"auto"`` (PyG's
             when it can run, else this one). Default: ``"torch"``.
         rank, world_size: distributed training (the equivalent of ``DistributedSampler``):
-            each epoch the seeds are shuffled with a generator seeded by ``(seed, epoch)``, the
-            same on every rank, cut into global batches of ``world_size * batch_size`` seeds,
+            each epoch the seeds are shuffled with a generator seeded by ``(seed, epoch)``
+            (``seed=None`` counts as 0), the same on every rank, cut into global batches of ``world_size * batch_size`` seeds,
             and rank ``r`` takes the ``r``-th of ``world_size`` near-equal parts of each: the
             ranks' seeds are disjoint and cover ``input_nodes`` every epoch, and every rank
             has the same number of batches. Neighbours are sampled with a generator of
