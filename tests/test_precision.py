@@ -138,10 +138,10 @@ def test_team_up_passes_a_bias_bound_and_the_precision(monkeypatch):
     seen = []
     real = bw._Plan.__init__
 
-    def spy(self, u1, bias, tau, intra, symmetric, block, precision, bias_spread):
+    def spy(self, u1, bias, tau, intra, symmetric, block, precision, bias_spread, world=None):
         seen.append((bias_spread, precision, None if bias is None
                      else float(bias.max() - bias.min())))
-        real(self, u1, bias, tau, intra, symmetric, block, precision, bias_spread)
+        real(self, u1, bias, tau, intra, symmetric, block, precision, bias_spread, world)
 
     monkeypatch.setattr(bw._Plan, "__init__", spy)
     from gcl.objectives import Step

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._utils import check_positive
+from ..distributed.world import current_world
 from .base import Objective, Step
 from .blockwise import blockwise_info_nce_normalized
 from .precision import check_precision, similarity
@@ -111,6 +112,10 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
             block size (O(N·d + B·N) memory, see :mod:`gcl.objectives.blockwise`); ``0`` forces
             the dense computation; a positive ``B`` forces blockwise with ``B`` anchors per block.
             ``reduction="none"`` and a differentiable ``col_bias`` always use the dense path.
+            Inside a distributed training step (:func:`gcl.distributed.current_world`) the
+            loss is sharded over the ranks (:func:`gcl.distributed.sharded_info_nce`: the
+            blockwise loss on the same path and at the same ``precision``), except for those
+            two cases, which every rank computes whole.
         keep_bytes: blockwise path only: keep the similarity blocks for the backward pass when
             they fit in this many bytes (faster, more memory; default:
             :data:`gcl.objectives.blockwise.KEEP_BLOCKS_BYTES`, off).
@@ -143,6 +148,16 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
     check_precision(precision, "info_nce", h1.dtype)
     z1, z2 = F.normalize(h1, dim=1), F.normalize(h2, dim=1)
     n = h1.size(0)
+    world = current_world()  # inside a distributed training step: this rank's rows only
+    if world is not None and reduction != "none" and not (
+            col_bias is not None and col_bias.requires_grad):
+        from ..distributed.infonce import sharded_info_nce
+
+        loss = sharded_info_nce(z1, z2, tau, world, col_bias=col_bias, intra_view=intra_view,
+                                symmetric=symmetric, block_size=block_size or None,
+                                keep_bytes=keep_bytes, precision=precision,
+                                bias_spread=bias_spread)
+        return loss * n if reduction == "sum" else loss
     dense = (block_size == 0 or reduction == "none"
              or (col_bias is not None and col_bias.requires_grad)
              or (block_size is None and n <= DENSE_MAX_NODES))

@@ -42,7 +42,7 @@ from torch import Tensor
 from .._utils import check_choice, check_positive
 
 __all__ = ["influence_matrix", "temperature_from_multiplier", "positive_term", "pair_dot",
-           "meta_node_negative", "node_pair_negative", "pamc_loss",
+           "meta_node_negative", "meta_negative", "node_pair_negative", "pamc_loss",
            "student_t_assignment", "target_distribution", "restrict_sparse", "NEGATIVES"]
 
 #: the negative terms :func:`pamc_loss` offers
@@ -177,7 +177,7 @@ def pair_dot(a: Tensor, b: Tensor, row: Tensor, col: Tensor) -> Tensor:
 
 
 def positive_term(z: Tensor, target: Tensor, temperature: float, *,
-                  other: Tensor | None = None) -> Tensor:
+                  other: Tensor | None = None, rows: tuple[int, int] | None = None) -> Tensor:
     """``-mean_i log(Pos_i + 1e-10)``, ``Pos_i = sum_j S_ij exp(cos(z_i, o_j) / T)``.
 
     Only the non-zeros of ``S`` are visited (``O(nnz(S) d)``). With ``other=None`` the pairs are
@@ -189,6 +189,8 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         target: sparse ``[N, N]`` (:func:`influence_matrix`).
         temperature: ``T > 0``.
         other: embeddings of the second view ``[N, d]`` (default: ``None``).
+        rows: only the anchors ``[start, stop)``: their share ``-sum_i log(Pos_i + 1e-10) / N``
+            of the term (one rank's share in distributed training; default: all anchors).
 
     Returns:
         Tensor: scalar.
@@ -199,6 +201,9 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         -0.0
     """
     index, value = _target_parts(target)
+    if rows is not None:  # the coalesced pairs are sorted by row: one contiguous run
+        cut = torch.searchsorted(index[0], torch.tensor(rows, device=index.device))
+        index, value = index[:, cut[0]:cut[1]], value[cut[0]:cut[1]]
     row, col = index
     zn = F.normalize(z, dim=1)
     on = zn if other is None else F.normalize(other, dim=1)
@@ -207,6 +212,8 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         sim = sim.masked_fill(row == col, 0.0)
     pos = torch.zeros(z.size(0), dtype=z.dtype, device=z.device).index_add_(
         0, row, value.to(z.dtype) * sim.exp())
+    if rows is not None:
+        return -torch.log(pos[rows[0]:rows[1]] + _LOG_EPS).sum() / z.size(0)
     return -torch.log(pos + _LOG_EPS).mean()
 
 
@@ -259,17 +266,41 @@ def meta_node_negative(z: Tensor, assignment: Tensor, num_classes: int, temperat
     else:
         meta_o, active_o = _meta_nodes(other, assignment if other_assignment is None
                                        else other_assignment, num_classes)
+    return meta_negative(meta, active, meta_o, active_o, temperature)
+
+
+def meta_negative(meta: Tensor, active: Tensor, meta_o: Tensor, active_o: Tensor,
+                  temperature: float) -> Tensor:
+    """The negative term of :func:`meta_node_negative` from given meta-nodes.
+
+    Args:
+        meta: ``[K, d]`` meta-nodes ``M`` of the anchors' view.
+        active: ``[K]`` bool, the non-empty clusters of that view.
+        meta_o: ``[K, d]`` meta-nodes of the other view (``meta`` for one view).
+        active_o: ``[K]`` bool, its non-empty clusters.
+        temperature: ``T > 0``.
+
+    Returns:
+        Tensor: scalar (0 when fewer than two clusters are non-empty).
+
+    Example:
+        >>> m = torch.eye(2); on = torch.tensor([True, True])
+        >>> round(float(meta_negative(m, on, m, on, 1.0)), 4)  # log(1 + e^0)
+        0.6931
+    """
+    num_classes = meta.size(0)
     mn, on = F.normalize(meta, dim=1), F.normalize(meta_o, dim=1)
     sim = (mn @ on.t()) / temperature
-    eye = torch.eye(num_classes, dtype=torch.bool, device=z.device)
+    eye = torch.eye(num_classes, dtype=torch.bool, device=meta.device)
     sim = sim.masked_fill(eye, 0.0)
     terms = sim.exp().masked_fill(~active_o[None, :], 0.0).sum(1)
     log_neg = torch.log(terms + _LOG_EPS)
     rows = active & active_o
-    return log_neg[rows].mean() if bool(rows.any()) else z.sum() * 0.0
+    return log_neg[rows].mean() if bool(rows.any()) else meta.sum() * 0.0
 
 
-def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = None) -> Tensor:
+def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = None,
+                       rows: tuple[int, int] | None = None) -> Tensor:
     """The node-pair baseline's negatives: ``mean_i log sum_j exp(cos(z_i, z_j) / T)`` with
     ``cos(z_i, z_i) := 0`` (``other=None``), dense ``N x N`` as in SCGC* / Graph-MLP.
 
@@ -277,6 +308,8 @@ def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = 
         z: embeddings ``[N, d]``.
         temperature: ``T > 0``.
         other: a second view; the pair ``(i, i)`` then keeps its similarity (default: ``None``).
+        rows: only the anchors ``[start, stop)`` against every column: their share
+            ``sum_i ... / N`` of the term (default: all anchors).
 
     Returns:
         Tensor: scalar.
@@ -287,10 +320,11 @@ def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = 
     """
     zn = F.normalize(z, dim=1)
     on = zn if other is None else F.normalize(other, dim=1)
-    sim = (zn @ on.t()) / temperature
+    start, stop = (0, z.size(0)) if rows is None else rows
+    sim = (zn[start:stop] @ on.t()) / temperature
     if other is None:
-        sim = sim.fill_diagonal_(0.0)
-    return torch.logsumexp(sim, dim=1).mean()
+        sim[:, start:stop].fill_diagonal_(0.0)
+    return torch.logsumexp(sim, dim=1).sum() / z.size(0)
 
 
 def pamc_loss(z: Tensor, target: Tensor, assignment: Tensor | None = None, *,
