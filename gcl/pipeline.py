@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ._utils import validate_graph
 from .augment.base import Identity
+from .distributed import current_world, gather_rows
 from .objectives.base import Objective, Regularizer, Step
 from .training import (
     CHECKPOINT_FILE,
@@ -143,7 +144,8 @@ class Pipeline(TrainingModule):
     def training_step(self, batch, epoch: int) -> Step:
         """One step's loss: draw two views, encode, project and apply the objective and the
         regularizers. On a sampled subgraph (``batch.batch_size`` seeds first) the loss is on
-        its seed nodes."""
+        its seed nodes; in distributed training on the seed nodes of every rank (``step.h``
+        and ``step.nodes`` are gathered, ``step.z`` keeps the rank's own seeds)."""
         v1, v2 = self.augment1(batch), self.augment2(batch)
         z1, z2 = self.encode(v1), self.encode(v2)
         nodes = None
@@ -152,6 +154,11 @@ class Pipeline(TrainingModule):
             z1, z2 = z1[:seeds], z2[:seeds]
             nodes = batch.n_id[:seeds] if getattr(batch, "n_id", None) is not None else None
         h1, h2 = self.head(z1), self.head(z2)
+        world = current_world()
+        if world is not None and isinstance(seeds, int):
+            # one rank's part of a global mini-batch: the objective sees every rank's seeds
+            h1, h2 = gather_rows(h1, world), gather_rows(h2, world)
+            nodes = gather_rows(nodes, world) if nodes is not None else None
         step = Step(epoch=epoch, data=batch, views=(v1, v2), z=(z1, z2), h=(h1, h2),
                     encoder=self.encoder, nodes=nodes, augment=(self.augment1, self.augment2))
         loss = self.objective(h1, h2, step=step)
