@@ -4,6 +4,8 @@
 #   make test   the same setup, then the whole pytest suite
 #   make docs   the same setup plus mkdocs, then build the documentation site into site/
 #   make bench  the benchmark suite, then docs/benchmarks.md
+#   make gpu-check  the prepared GPU check (benchmarks/gpu_check.py) into GPU_CHECK_OUT; tiny
+#               sizes without a GPU. On a machine without the venv: make gpu-check PY=python3
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -19,7 +21,7 @@ endif
 endif
 export OUTDATED_IGNORE := 1
 
-.PHONY: setup demo test lint bench docs clean
+.PHONY: setup demo test lint bench gpu-check docs clean
 
 setup: $(STAMP)
 
@@ -55,6 +57,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/pathsim_ties.py
 	$(PY) benchmarks/pot_orientation.py
 	$(PY) -m gcl.reporting --benchmarks
+
+# No setup step: a lent GPU machine has no network; it runs with its own python (PY=python3).
+GPU_CHECK_OUT ?= gpu-check
+gpu-check:
+	$(PY) benchmarks/gpu_check.py $(GPU_CHECK_OUT)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gcl tests examples benchmarks

@@ -105,6 +105,24 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def _join_ranks(args):
+    """Under torchrun: join the process group and take this rank's device (``args.device``);
+    returns the world, ``None`` in a single process (:func:`gcl.distributed.init_distributed`)."""
+    if "LOCAL_RANK" not in os.environ:  # not a torchrun rank: nothing to join, torch not imported
+        return None
+    from .distributed import init_distributed
+
+    world, args.device = init_distributed(args.device)
+    return world
+
+
+def _leave_ranks() -> None:
+    """Leave the process group that a torchrun rank joined (nothing in a single process)."""
+    dist = sys.modules.get("torch.distributed")
+    if "LOCAL_RANK" in os.environ and dist is not None and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _cmd_train(args) -> int:
     from .results import write_json
 
@@ -113,6 +131,11 @@ def _cmd_train(args) -> int:
     method, dataset = _names(args, dataset)
     _check_seeds(args, args.runs)
     out = check_writable(args.out if args.out else _default_out(method, dataset), "--out")
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:  # the inputs are checked: start ranks
+        from .distributed.launch import launch
+
+        return launch(args.nproc, args.argv)
+    world = _join_ranks(args)
     save_emb = args.save_emb
     if args.plot:
         check_writable(args.plot, "--plot", folder=True)
@@ -122,6 +145,8 @@ def _cmd_train(args) -> int:
         check_writable(save_emb, "--save-emb" if args.save_emb else "--plot")
     record = run_from_args(args, dataset, args.runs, _overrides(args), log,
                            save_embeddings=save_emb)
+    if world is not None and not world.is_main:
+        return 0  # rank 0 writes the record, the embeddings and the figures
     if "embeddings" in record:
         record["embeddings"] = str(Path(record["embeddings"]).resolve())
     write_json(record, out)
@@ -159,7 +184,10 @@ def _cmd_reproduce(args) -> int:
     check_writable(args.docs, "--docs")
     if args.label is None and overrides.get("pot"):
         args.label = f"{method.upper()}+POT"
+    world = _join_ranks(args)
     record = run_from_args(args, args.dataset, args.seeds, overrides, _stderr)
+    if world is not None and not world.is_main:
+        return 0  # rank 0 writes the record and the page
     if args.config:
         record["config_file"] = args.config
     if args.label:
@@ -317,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         command = f"gcl {args.command}"
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         with warnings.catch_warnings():
             warnings.showwarning = _one_line_warning(args.command)
             return _COMMANDS[args.command](args)
@@ -328,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except (ValueError, OSError, RuntimeError) as err:
         return _report(err, command)
+    finally:
+        _leave_ranks()
 
 
 def _report(err: BaseException, command: str) -> int:

@@ -66,6 +66,7 @@ _fraction.__name__ = "number"
 _RUNS = _int_in(1, 10_000)
 _SEED = _int_in(0, MAX_SEED)
 _COUNT = _int_in(1, 10**9)
+_NPROC = _int_in(1, 4096)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -150,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, metavar="DIR",
                    help="save PNGs of the training loss and a t-SNE of the last run's embeddings "
                         "in DIR (embeddings go to DIR too unless --save-emb is given)")
+    p.add_argument("--nproc", type=_NPROC, default=1, metavar="N",
+                   help="data-parallel training in N processes on this machine (torchrun's "
+                        "launcher; the same as `torchrun --standalone --nproc-per-node N -m gcl "
+                        "train ...`); several machines: launch with torchrun itself")
     p.add_argument("--eval-every", type=int, default=0, metavar="K",
                    help="linear-probe the embeddings every K epochs (0: off; MEOW/AdaMEOW: "
                         "a short HeCo check with NMI/ARI); the scores are kept in the record "

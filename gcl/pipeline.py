@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ._utils import validate_graph
 from .augment.base import Identity
+from .distributed import current_world, gather_rows
 from .objectives.base import Objective, Regularizer, Step
 from .training import (
     CHECKPOINT_FILE,
@@ -158,7 +159,8 @@ class Pipeline(TrainingModule):
     def training_step(self, batch, epoch: int) -> Step:
         """One step's loss: draw two views, encode, project and apply the objective and the
         regularizers. On a sampled subgraph (``batch.batch_size`` seeds first) the loss is on
-        its seed nodes."""
+        its seed nodes; in distributed training on the seed nodes of every rank (``step.h``
+        and ``step.nodes`` are gathered, ``step.z`` keeps the rank's own seeds)."""
         v1, v2 = self.augment1(batch), self.augment2(batch)
         z1, z2 = self.encode(v1), self.encode(v2)
         nodes = None
@@ -170,6 +172,13 @@ class Pipeline(TrainingModule):
         targets = None
         if self.target is not None:
             targets = tuple(self._target_rows(v, seeds) for v in (v1, v2))
+        world = current_world()
+        if world is not None and isinstance(seeds, int):
+            # one rank's part of a global mini-batch: the objective sees every rank's seeds
+            h1, h2 = gather_rows(h1, world), gather_rows(h2, world)
+            nodes = gather_rows(nodes, world) if nodes is not None else None
+            if targets is not None:  # the target network's rows, in the same order
+                targets = tuple(gather_rows(t, world) for t in targets)
         step = Step(epoch=epoch, data=batch, views=(v1, v2), z=(z1, z2), h=(h1, h2),
                     encoder=self.encoder, nodes=nodes, augment=(self.augment1, self.augment2),
                     target=targets)

@@ -28,6 +28,13 @@ BASELINE = json.loads((Path(__file__).parent / "fixtures" / "loop_baseline.json"
 KMEANS = json.loads((Path(__file__).parent / "fixtures" / "loop_baseline_kmeans.json").read_text())
 
 
+#: InfoNCE's methods: the device audit (one kept-edge selection per view, the sparse first-layer
+#: product) and the one-exponential loss changed how their float32 sums round, by about 1e-7
+#: relative per epoch (measured: 6e-8 to 1.4e-7), so they agree with the record to ROUNDED_REL
+ROUNDED = ("grace", "gca", "csgcl")
+ROUNDED_REL = 1e-5
+
+
 @pytest.fixture
 def one_thread():
     """The losses were recorded on one torch thread: sums add up alike only then."""
@@ -51,7 +58,8 @@ def _slow_if_long(case):
 def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, require_dataset):
     """Every family of methods (two-view, meta-path, deep clustering) gives, epoch by epoch, the
     losses and logged parts recorded at 45384ac by tests/fixtures/record_loop_baseline.py (MEOW:
-    re-recorded after the k-means fix, see loop_baseline_kmeans.json)."""
+    re-recorded after the k-means fix, see loop_baseline_kmeans.json; InfoNCE's methods: to
+    float32 rounding, see ROUNDED)."""
     method, dataset = case["method"], case["dataset"]
     if dataset != "synthetic":
         require_dataset(dataset)
@@ -67,7 +75,12 @@ def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, r
     module = spec.build({**config, "device": "cpu", "progress": False}, data)
     history = default_fit(module, data, config, protocol_callbacks(method, config, data))
     got = [{k: v for k, v in e.items() if k != "time_s"} for e in history.epochs]
-    assert got == case["epochs"]
+    if method in ROUNDED:
+        assert len(got) == len(case["epochs"])
+        for have, want in zip(got, case["epochs"]):
+            assert have == pytest.approx(want, rel=ROUNDED_REL, abs=0), (have, want)
+    else:
+        assert got == case["epochs"]
 
 
 TINY = {"epochs": 3, "hidden": 8, "proj_hidden": 8, "proj_dim": 8, "z_dim": 4,

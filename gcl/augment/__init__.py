@@ -13,6 +13,7 @@ from .base import (
     RandomChoice,
     drop_edges,
     edge_attribute_keys,
+    edge_keep_mask,
     mask_columns,
 )
 from .basic import DropEdge, MaskFeature, apply_edge_mask
@@ -30,6 +31,7 @@ __all__ = [
     "DropEdge",
     "MaskFeature",
     "drop_edges",
+    "edge_keep_mask",
     "mask_columns",
     "apply_edge_mask",
     "edge_attribute_keys",

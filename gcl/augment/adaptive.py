@@ -16,7 +16,13 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected
 
 from .._utils import check_choice, check_probability
-from .base import Augmentation, _relative_to_mean, check_drop_probability, drop_edges, mask_columns
+from .base import (
+    Augmentation,
+    _relative_to_mean,
+    check_drop_probability,
+    edge_keep_mask,
+    mask_columns,
+)
 from .basic import apply_edge_mask
 from .communal import positive_log
 
@@ -280,8 +286,8 @@ class AdaptiveEdgeDropping(Augmentation):
     def forward(self, data: Data) -> Data:
         if self.p == 0.0:
             return data
-        _, keep = drop_edges(data.edge_index, self.edge_drop_prob(data),
-                             generator=self.generator(data.edge_index.device))
+        keep = edge_keep_mask(data.edge_index, self.edge_drop_prob(data),
+                              generator=self.generator(data.edge_index.device))
         return apply_edge_mask(data, keep)
 
     def extra_repr(self) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "Compose",
     "RandomChoice",
     "drop_edges",
+    "edge_keep_mask",
     "mask_columns",
     "edge_attribute_keys",
 ]
@@ -35,6 +36,27 @@ def _bernoulli_keep(drop_prob: float | Tensor, size: int, device: torch.device,
     """Boolean keep-mask of length ``size``: entry k is kept with probability ``1 - drop_prob[k]``."""
     u = torch.rand(size, device=device, generator=generator)
     return u >= drop_prob
+
+
+def edge_keep_mask(edge_index: Tensor, drop_prob: float | Tensor, *,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """The boolean keep-mask ``[E]`` of :func:`drop_edges` alone (the same random draws), for
+    callers that filter the edges together with their attributes
+    (:func:`gcl.augment.apply_edge_mask`), so that the edges are selected once.
+
+    Args:
+        edge_index: ``[2, E]`` edge list.
+        drop_prob: one probability for every edge, or a ``[E]`` tensor of per-edge probabilities.
+        generator: the random generator (default: torch's global RNG).
+
+    Returns:
+        Tensor: ``[E]`` booleans, on the device of ``edge_index``.
+
+    Example:
+        >>> edge_keep_mask(torch.tensor([[0, 1], [1, 0]]), 0.0).tolist()
+        [True, True]
+    """
+    return _bernoulli_keep(drop_prob, edge_index.size(1), edge_index.device, generator)
 
 
 def drop_edges(edge_index: Tensor, drop_prob: float | Tensor, *,
@@ -57,7 +79,7 @@ def drop_edges(edge_index: Tensor, drop_prob: float | Tensor, *,
         >>> kept.shape, bool(mask.all())
         (torch.Size([2, 4]), True)
     """
-    keep = _bernoulli_keep(drop_prob, edge_index.size(1), edge_index.device, generator)
+    keep = edge_keep_mask(edge_index, drop_prob, generator=generator)
     return edge_index[:, keep], keep
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import torch
 from torch_geometric.data import Data
 
 from .base import (
     Augmentation,
     check_drop_probability,
-    drop_edges,
     edge_attribute_keys,
+    edge_keep_mask,
     mask_columns,
 )
 
@@ -21,7 +22,7 @@ def apply_edge_mask(data: Data, keep) -> Data:
 
     Args:
         data: the graph to filter (modified: pass a copy, as augmentations receive).
-        keep: boolean ``[E]`` mask of the edges to keep.
+        keep: boolean ``[E]`` mask of the edges to keep (or their positions, increasing).
 
     Returns:
         Data: ``data`` with the kept edges.
@@ -35,9 +36,12 @@ def apply_edge_mask(data: Data, keep) -> Data:
         ([[1], [2]], [2.0], 4)
     """
     num_nodes = data.num_nodes
+    # the kept positions once (a boolean mask is read back to the host to size its result: once
+    # here, instead of once for the edges and once per edge attribute)
+    kept = keep.nonzero().view(-1) if keep.dtype == torch.bool else keep
     for key in edge_attribute_keys(data):
-        data[key] = data[key][keep]
-    data.edge_index = data.edge_index[:, keep]
+        data[key] = data[key].index_select(0, kept)
+    data.edge_index = data.edge_index.index_select(1, kept)
     if "x" not in data:
         data.num_nodes = num_nodes
     return data
@@ -72,15 +76,13 @@ class DropEdge(Augmentation):
         Every edge-dropping augmentation exposes this, so bound-based regularizers (POT) can
         model the range of views it produces.
         """
-        import torch
-
         return torch.full((data.edge_index.size(1),), self.p, device=data.edge_index.device)
 
     def forward(self, data: Data) -> Data:
         if self.p == 0.0:
             return data
-        _, keep = drop_edges(data.edge_index, self.p,
-                             generator=self.generator(data.edge_index.device))
+        keep = edge_keep_mask(data.edge_index, self.p,
+                              generator=self.generator(data.edge_index.device))
         return apply_edge_mask(data, keep)
 
     def extra_repr(self) -> str:

@@ -13,7 +13,13 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from .._utils import check_probability
-from .base import Augmentation, _relative_to_mean, check_drop_probability, drop_edges, mask_columns
+from .base import (
+    Augmentation,
+    _relative_to_mean,
+    check_drop_probability,
+    edge_keep_mask,
+    mask_columns,
+)
 from .basic import apply_edge_mask
 from .communities import Communities, get_communities
 
@@ -260,8 +266,8 @@ class CommunalEdgeDropping(_Communal):
 
     def forward(self, data: Data) -> Data:
         # No shortcut at p = 0: the keep probability w / mean(w) still drops low-weight edges.
-        _, keep = drop_edges(data.edge_index, self.edge_drop_prob(data),
-                             generator=self.generator(data.edge_index.device))
+        keep = edge_keep_mask(data.edge_index, self.edge_drop_prob(data),
+                              generator=self.generator(data.edge_index.device))
         return apply_edge_mask(data, keep)
 
     def extra_repr(self) -> str:

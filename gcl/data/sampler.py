@@ -85,9 +85,20 @@ class NeighborSampler:
         backend: ``"torch"`` (this implementation), ``"pyg"`` (``torch_geometric.loader.
             NeighborLoader``, which needs ``pyg-lib`` or ``torch-sparse``) or ``"auto"`` (PyG's
             when it can run, else this one). Default: ``"torch"``.
+        rank, world_size: distributed training (the equivalent of ``DistributedSampler``): each
+            epoch the seeds are shuffled with a generator seeded by ``(seed, epoch)``
+            (``seed=None`` counts as 0), the same on every rank, cut into global batches of
+            ``world_size * batch_size`` seeds, and rank ``r`` takes the ``r``-th of ``world_size``
+            near-equal parts of each: the ranks' seeds are disjoint and cover ``input_nodes``
+            every epoch, and every rank has the same number of batches. Neighbours are sampled
+            with a generator of ``(seed, epoch, rank)``; :meth:`set_epoch` (called by the training
+            loop) picks the epoch. Default: ``None``, the initialised ``torch.distributed``
+            process group's rank and size when there is one, else a single process.
 
     Each batch is a ``Data`` with the subgraph's ``x`` (and ``y`` and other node attributes),
     ``edge_index`` in local ids, ``n_id`` (global ids, seeds first) and ``batch_size``.
+    Sampling runs on the CPU (the edges are indexed there once); a graph kept on a GPU gives
+    batches whose tensors are on the GPU, gathered there.
 
     Example:
         >>> from gcl.data import synthetic
@@ -100,7 +111,8 @@ class NeighborSampler:
 
     def __init__(self, data, num_neighbors: Sequence[int], batch_size: int, *,
                  input_nodes: Tensor | None = None, shuffle: bool = True, seed: int | None = None,
-                 backend: str = "torch") -> None:
+                 backend: str = "torch", rank: int | None = None,
+                 world_size: int | None = None) -> None:
         if not hasattr(data, "edge_index") or data.edge_index is None:
             raise ValueError("NeighborSampler needs a graph with edge_index")
         try:
@@ -128,7 +140,8 @@ class NeighborSampler:
             raise ValueError(f"input_nodes must be a boolean mask or a tensor of integer node "
                              f"ids, got {kind}; convert ids with .long() yourself if they are "
                              "whole numbers")
-        elif input_nodes.dtype == torch.bool:
+        input_nodes = input_nodes.cpu()  # seeds are drawn and indexed on the CPU
+        if input_nodes.dtype == torch.bool:
             if input_nodes.numel() != n:
                 raise ValueError(f"input_nodes mask has {input_nodes.numel()} entries for {n} nodes")
             input_nodes = input_nodes.nonzero().view(-1)
@@ -141,6 +154,16 @@ class NeighborSampler:
         self.shuffle = bool(shuffle)
         self.generator = torch.Generator().manual_seed(seed) if seed is not None else None
         self.backend = self._resolve_backend(backend)
+        self.rank, self.world_size = _ranks(rank, world_size)
+        self.seed = seed
+        self.epoch = 0
+        if self.world_size > 1:
+            if self.backend != "torch":
+                raise ValueError("distributed mini-batches need backend='torch' (the built-in "
+                                 "sampler splits the seeds over the ranks)")
+            if input_nodes.numel() < self.world_size:
+                raise ValueError(f"input_nodes has {input_nodes.numel()} seed nodes for "
+                                 f"{self.world_size} ranks: every rank needs at least one")
         if self.backend == "torch":
             self.rowptr, self.sources, self.edge_ids = _csr_by_target(data.edge_index.cpu(), n)
 
@@ -163,7 +186,35 @@ class NeighborSampler:
         return "torch"
 
     def __len__(self) -> int:
+        if self.world_size > 1:
+            return len(self._global_batches(self.input_nodes))
         return (self.input_nodes.numel() + self.batch_size - 1) // self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use the shuffle and the neighbour samples of ``epoch`` (distributed training; the
+        training loop calls it before every epoch)."""
+        self.epoch = int(epoch)
+
+    def _global_batches(self, seeds: Tensor) -> list[Tensor]:
+        """Cut ``seeds`` into global batches of ``world_size * batch_size``; a last batch with
+        fewer seeds than ranks joins the one before."""
+        size = self.batch_size * self.world_size
+        batches = list(torch.split(seeds, size))
+        if len(batches) > 1 and batches[-1].numel() < self.world_size:
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
+
+    def _rank_batches(self) -> Iterator:
+        from ..distributed.world import rank_seed
+
+        base = 0 if self.seed is None else int(self.seed)
+        seeds = self.input_nodes
+        if self.shuffle:
+            order = torch.Generator().manual_seed(rank_seed(base, self.epoch))
+            seeds = seeds[torch.randperm(seeds.numel(), generator=order)]
+        gen = torch.Generator().manual_seed(rank_seed(base, self.epoch, self.rank))
+        for batch in self._global_batches(seeds):
+            yield self.sample(torch.tensor_split(batch, self.world_size)[self.rank], gen)
 
     def __iter__(self) -> Iterator:
         if self.backend == "pyg":  # pragma: no cover - needs pyg-lib / torch-sparse
@@ -173,16 +224,21 @@ class NeighborSampler:
                                       batch_size=self.batch_size, input_nodes=self.input_nodes,
                                       shuffle=self.shuffle)
             return
+        if self.world_size > 1:
+            yield from self._rank_batches()
+            return
         seeds = self.input_nodes
         if self.shuffle:
             seeds = seeds[torch.randperm(seeds.numel(), generator=self.generator)]
         for start in range(0, seeds.numel(), self.batch_size):
             yield self.sample(seeds[start:start + self.batch_size])
 
-    def sample(self, seeds: Tensor):
-        """The sampled subgraph around ``seeds`` (global ids; the seeds come first)."""
+    def sample(self, seeds: Tensor, generator: torch.Generator | None = None):
+        """The sampled subgraph around ``seeds`` (global ids; the seeds come first), drawn with
+        ``generator`` (default: the sampler's own)."""
         from torch_geometric.data import Data
 
+        seeds = seeds.cpu()
         n = int(self.data.num_nodes)
         local = torch.full((n,), -1, dtype=torch.long)
         local[seeds] = torch.arange(seeds.numel())
@@ -191,7 +247,8 @@ class NeighborSampler:
         n_ids, edge_src, edge_dst, edge_ids = [seeds], [], [], []
         frontier, count = seeds, seeds.numel()
         for k in self.num_neighbors:
-            pos, owner = sample_neighbors(self.rowptr, self.sources, frontier, k, self.generator)
+            pos, owner = sample_neighbors(self.rowptr, self.sources, frontier, k,
+                                          generator if generator is not None else self.generator)
             src = self.sources[pos]
             new = torch.unique(src[local[src] < 0])
             local[new] = torch.arange(count, count + new.numel())
@@ -203,17 +260,36 @@ class NeighborSampler:
             frontier = new
             if frontier.numel() == 0:
                 break
-        n_id = torch.cat(n_ids)
-        batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]),
+        # the subgraph's tensors go where the graph's are; its attributes are gathered there
+        device = self.data.edge_index.device
+        n_id = torch.cat(n_ids).to(device)
+        e_id = torch.cat(edge_ids).to(device)
+        batch = Data(edge_index=torch.stack([torch.cat(edge_src), torch.cat(edge_dst)]).to(device),
                      num_nodes=n_id.numel())
-        e_id = torch.cat(edge_ids)
         edge_keys = set(edge_attribute_keys(self.data))
         for key, value in self.data.items():
             if key == "edge_index" or not isinstance(value, Tensor) or value.dim() == 0:
                 continue
             if key in edge_keys:
-                batch[key] = value[e_id]
+                batch[key] = value[e_id.to(value.device)]
             elif value.size(0) == n:
-                batch[key] = value[n_id]
+                batch[key] = value[n_id.to(value.device)]
         batch.n_id, batch.e_id, batch.batch_size = n_id, e_id, int(seeds.numel())
         return batch
+
+
+def _ranks(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """``(rank, world_size)``: the given ones (checked), else the initialised process group's."""
+    if rank is None and world_size is None:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank(), dist.get_world_size()
+        return 0, 1
+    if rank is None or world_size is None:
+        raise ValueError("NeighborSampler: pass both rank= and world_size= (or neither, to "
+                         "use the initialised torch.distributed process group)")
+    world_size = int(check_positive(world_size, "world_size", "NeighborSampler", integer=True))
+    if not 0 <= int(rank) < world_size:
+        raise ValueError(f"NeighborSampler: rank must lie in [0, {world_size}), got {rank}")
+    return int(rank), world_size

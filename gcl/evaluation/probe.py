@@ -293,7 +293,9 @@ def _fit(z, y, train, val, test, num_splits, num_classes, d, *, epochs, lr, weig
                         best_pred = torch.where(improved[:, None], predict(x_te), best_pred)
                     continue
                 improved = hits > best_hits
-                if bool(improved.any()):
+                # the updates below keep every value where nothing improved: the test only saves
+                # the CPU's work; on a GPU it would wait for the device at every evaluation
+                if device.type != "cpu" or bool(improved.any()):
                     best_val_pred = torch.where(improved[:, None], predict(x_va), best_val_pred)
                     best_hits = torch.where(improved, hits, best_hits)
                     best_step = torch.where(improved, step, best_step)

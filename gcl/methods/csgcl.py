@@ -24,7 +24,8 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
           community_method: str = "leiden", community_seed: int | None = None,
           legacy_strength: bool = False,
           block_size: int | None = None, lr: float = 0.01, weight_decay: float = 1e-5,
-          keep_blocks_mb: float | None = None, device: str = "auto", seed: int | None = None,
+          keep_blocks_mb: float | None = None, precision: str = "fp32",
+          device: str = "auto", seed: int | None = None,
           progress: bool | None = None) -> Pipeline:
     """Assemble CSGCL: two views of Communal Edge Dropping + Communal Attribute Voting, a 2-layer
     GCN encoder, the Linear-ELU-Linear head and the Team-up objective (InfoNCE with the community
@@ -60,6 +61,8 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
             in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
             (default: ``None``, off).
+        precision: the loss's similarity products: ``"fp32"`` (exact), ``"tf32"`` or
+            ``"bf16"`` (see :mod:`gcl.objectives.precision`) (default: ``"fp32"``).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).
@@ -90,7 +93,7 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
                  CommunalAttributeVoting(f2, cav_threshold, cav_dense, **common)]),
     )
     objective = TeamUp(tau=tau, gamma_max=gamma, t0=t0, block_size=block_size,
-                       keep_blocks_mb=keep_blocks_mb, **common)
+                       keep_blocks_mb=keep_blocks_mb, precision=precision, **common)
     pipe = Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
         objective,

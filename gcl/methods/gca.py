@@ -17,7 +17,8 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
         drop_edge=(0.3, 0.5), drop_feature=(0.1, 0.1), centrality: str = "degree",
         threshold: float = 0.7, dense_features: bool = False, tau: float = 0.3,
         block_size: int | None = None, lr: float = 0.1, weight_decay: float = 1e-5,
-        keep_blocks_mb: float | None = None, device: str = "auto", seed: int | None = None,
+        keep_blocks_mb: float | None = None, precision: str = "fp32",
+        device: str = "auto", seed: int | None = None,
         progress: bool | None = None) -> Pipeline:
     """Assemble GCA: two views of centrality-weighted edge dropping and feature masking (drop
     probabilities capped at ``threshold``), a 2-layer GCN, the Linear-ELU-Linear head and GRACE's
@@ -41,6 +42,8 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
         keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
             in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
             (default: ``None``, off).
+        precision: the loss's similarity products: ``"fp32"`` (exact), ``"tf32"`` or
+            ``"bf16"`` (see :mod:`gcl.objectives.precision`) (default: ``"fp32"``).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).
@@ -67,7 +70,8 @@ def gca(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64, activatio
 
     return Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
-        InfoNCE(tau=tau, block_size=block_size, keep_blocks_mb=keep_blocks_mb),
+        InfoNCE(tau=tau, block_size=block_size, keep_blocks_mb=keep_blocks_mb,
+                precision=precision),
         augment=(view(e1, f1), view(e2, f2)),
         head=ProjectionHead(hidden, proj_hidden, hidden),
         lr=lr, weight_decay=weight_decay, device=device, seed=seed, progress=progress,

@@ -22,7 +22,8 @@ def _pair(value, name: str) -> tuple[float, float]:
 def grace(in_channels: int, *, hidden: int = 128, proj_hidden: int = 128,
           activation: str = "relu", drop_edge=(0.2, 0.4), drop_feature=(0.3, 0.4),
           tau: float = 0.4, lr: float = 5e-4, weight_decay: float = 1e-5,
-          keep_blocks_mb: float | None = None, device: str = "auto", seed: int | None = None,
+          keep_blocks_mb: float | None = None, precision: str = "fp32",
+          device: str = "auto", seed: int | None = None,
           progress: bool | None = None) -> Pipeline:
     """Assemble GRACE: two views of ``DropEdge`` + ``MaskFeature``, a 2-layer GCN encoder, the
     Linear-ELU-Linear head and InfoNCE with intra-view negatives.
@@ -40,6 +41,8 @@ def grace(in_channels: int, *, hidden: int = 128, proj_hidden: int = 128,
         keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
             in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
             (default: ``None``, off).
+        precision: the loss's similarity products: ``"fp32"`` (exact), ``"tf32"`` or
+            ``"bf16"`` (see :mod:`gcl.objectives.precision`) (default: ``"fp32"``).
         device: training device (default: ``"auto"``).
         seed: seed everything when training starts (default: ``None``).
         progress: progress bar (default: only on a terminal).
@@ -58,7 +61,7 @@ def grace(in_channels: int, *, hidden: int = 128, proj_hidden: int = 128,
     views = (Compose([DropEdge(de1), MaskFeature(df1)]), Compose([DropEdge(de2), MaskFeature(df2)]))
     return Pipeline(
         GCNEncoder(in_channels, hidden, activation=activation),
-        InfoNCE(tau=tau, keep_blocks_mb=keep_blocks_mb),
+        InfoNCE(tau=tau, keep_blocks_mb=keep_blocks_mb, precision=precision),
         augment=views,
         head=ProjectionHead(hidden, proj_hidden, hidden),
         lr=lr, weight_decay=weight_decay, device=device, seed=seed, progress=progress,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ import torch
 
 from .._utils import check_positive, resolve_device, seed_everything
 from ..callbacks import CostEstimate
+from ..distributed import get_world
 from ..manifest import prepare_run
 from ..results import make_record
 from .base import get_method, load_config
@@ -259,6 +261,12 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         resume: continue each run from its checkpoint when there is one; finished runs are
             only re-evaluated (default: ``False``).
 
+    Under ``torchrun`` (an initialised process group of several ranks, see
+    :func:`gcl.distributed.init_distributed`) every rank trains its share (data-parallel, see
+    :class:`gcl.training.Trainer`); rank 0 alone logs, evaluates and saves embeddings, and
+    its record names the backend and the number of processes (``record["distributed"]``);
+    the other ranks return a record without metrics.
+
     Returns:
         dict: the result record (see :mod:`gcl.results`); metrics are summarised over runs,
         each run's value being its mean over splits (or k-means seeds).
@@ -283,6 +291,10 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     config = load_config(spec.name, dataset, config_path, overrides)
     dev = resolve_device(device)
     evaluate = spec.evaluate or default_evaluate
+    world = get_world()
+    main = world is None or world.is_main
+    if not main:
+        log, save_embeddings = None, None
 
     per_run: list[dict] = []
     seeds = list(range(seed, seed + runs))
@@ -292,7 +304,8 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     last_z = None
     for r, s in enumerate(seeds):
         seed_everything(s)
-        data = load_method_data(dataset, config, root=data_root, seed=s)
+        with world.rank_zero_first() if world is not None else contextlib.nullcontext():
+            data = load_method_data(dataset, config, root=data_root, seed=s)
         module = spec.build({**config, "device": str(dev), "progress": progress}, data)
         if checkpoint_dir is not None:
             module.meta.update(method=spec.name, dataset=dataset, seed=s,
@@ -312,7 +325,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
             # this fit resumed from a checkpoint (a fresh pipeline's history has no resumes):
             # add the training time spent before it
             train_s += float(resumes[-1].get("train_s") or 0.0)
-        scores = evaluate(module, data, config, s)
+        scores = evaluate(module, data, config, s) if main else {}
         epoch_times.extend(e["time_s"] for e in history.epochs)
         peak = max(peak, float(history.meta.get("peak_mem_mb") or 0.0))
         per_run.append({
@@ -342,6 +355,9 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
     }
     record = make_record(method=spec.name, dataset=dataset, config=config, seeds=seeds,
                          metrics=metrics, timing=timing, device=dev, runs=per_run)
+    if world is not None:
+        record["distributed"] = {"backend": world.backend, "world_size": world.size}
+        record["device"] += f"; {world.size} processes ({world.backend})"
     if save_embeddings is not None and last_z is not None:
         record["embeddings"] = str(save_embedding_file(save_embeddings, last_z, data, seeds[-1]))
     return record

@@ -7,8 +7,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._utils import check_positive
+from ..distributed.world import current_world
 from .base import Objective, Step
 from .blockwise import blockwise_info_nce_normalized
+from .precision import check_precision, similarity
 
 __all__ = ["info_nce", "InfoNCE", "DENSE_MAX_NODES"]
 
@@ -36,9 +38,9 @@ def _check_bias(col_bias: Tensor | None, n: int, owner: str) -> None:
         )
 
 
-def _intra_lse(scaled: Tensor, z: Tensor, col_bias: Tensor | None) -> Tensor:
+def _intra_lse(scaled: Tensor, z: Tensor, col_bias: Tensor | None, precision: str) -> Tensor:
     """Row log-sum-exp of the intra-view logits without the diagonal (the anchor itself)."""
-    intra = scaled @ z.t()
+    intra = similarity(scaled, z, precision)
     if col_bias is not None:
         intra = intra + col_bias.unsqueeze(0)
     # `intra` is a fresh tensor that autograd has not saved, so masking its diagonal in place
@@ -48,16 +50,22 @@ def _intra_lse(scaled: Tensor, z: Tensor, col_bias: Tensor | None) -> Tensor:
 
 
 def _per_anchor_losses(z1: Tensor, z2: Tensor, tau: float, col_bias: Tensor | None,
-                       intra_view: bool, symmetric: bool) -> Tensor:
+                       intra_view: bool, symmetric: bool, precision: str = "fp32") -> Tensor:
     """Per-anchor ``-log softmax`` of the positive, in log-sum-exp form.
 
     ``z1`` and ``z2`` are L2-normalised ``[N, d]``. The temperature is folded into one side of
     each product (O(N d) instead of O(N^2)), and the inter-view matrix is computed once and read
-    by rows for view-1 anchors and by columns for view-2 anchors.
+    by rows for view-1 anchors and by columns for view-2 anchors. At a lowered precision both
+    sides carry ``1/√τ`` instead, so that the rounded operands keep the intra-view matrices
+    symmetric, as the blockwise path needs them.
     """
-    a1 = z1 / tau
-    inter = a1 @ z2.t()  # inter[i, j] = theta(z1_i, z2_j) / tau
-    positive = (a1 * z2).sum(dim=1)
+    if precision == "fp32":
+        a1, a2, b1, b2 = z1 / tau, z2 / tau, z1, z2
+    else:
+        a1, a2 = z1 * tau**-0.5, z2 * tau**-0.5
+        b1, b2 = a1, a2
+    inter = similarity(a1, b2, precision)  # inter[i, j] = theta(z1_i, z2_j) / tau
+    positive = (a1 * b2).sum(dim=1)
     use_intra = intra_view and z1.size(0) > 1
     if col_bias is None:
         lse1 = torch.logsumexp(inter, dim=1)
@@ -67,18 +75,19 @@ def _per_anchor_losses(z1: Tensor, z2: Tensor, tau: float, col_bias: Tensor | No
         lse1 = torch.logsumexp(inter + col_bias.unsqueeze(0), dim=1)
         lse2 = torch.logsumexp(inter + col_bias.unsqueeze(1), dim=0) if symmetric else None
     if use_intra:
-        lse1 = torch.logaddexp(lse1, _intra_lse(a1, z1, col_bias))
+        lse1 = torch.logaddexp(lse1, _intra_lse(a1, b1, col_bias, precision))
     losses = lse1 - positive
     if symmetric:
         if use_intra:
-            lse2 = torch.logaddexp(lse2, _intra_lse(z2 / tau, z2, col_bias))
+            lse2 = torch.logaddexp(lse2, _intra_lse(a2, b2, col_bias, precision))
         losses = 0.5 * (losses + (lse2 - positive))
     return losses
 
 
 def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | None = None,
              intra_view: bool = True, symmetric: bool = True, reduction: str = "mean",
-             block_size: int | None = None, keep_bytes: int | None = None) -> Tensor:
+             block_size: int | None = None, keep_bytes: int | None = None,
+             precision: str = "fp32", bias_spread: float | None = None) -> Tensor:
     r"""GRACE's InfoNCE between two views, computed with log-sum-exp (no overflow for small τ).
 
     For anchor :math:`i` of view 1, with cosine similarity :math:`\theta` and temperature τ,
@@ -103,9 +112,21 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
             block size (O(N·d + B·N) memory, see :mod:`gcl.objectives.blockwise`); ``0`` forces
             the dense computation; a positive ``B`` forces blockwise with ``B`` anchors per block.
             ``reduction="none"`` and a differentiable ``col_bias`` always use the dense path.
+            Inside a distributed training step (:func:`gcl.distributed.current_world`) the
+            loss is sharded over the ranks (:func:`gcl.distributed.sharded_info_nce`: the
+            blockwise loss on the same path and at the same ``precision``), except for those
+            two cases, which every rank computes whole.
         keep_bytes: blockwise path only: keep the similarity blocks for the backward pass when
             they fit in this many bytes (faster, more memory; default:
             :data:`gcl.objectives.blockwise.KEEP_BLOCKS_BYTES`, off).
+        precision: ``"fp32"`` (default: the products in the embeddings' precision, exact),
+            ``"tf32"`` or ``"bf16"``: the similarity products (and those of their gradients) at
+            that precision, on the dense and the blockwise path alike; see
+            :mod:`gcl.objectives.precision`.
+        bias_spread: blockwise path only: an upper bound of ``col_bias.max() - col_bias.min()``
+            known without reading the tensor, which saves one device synchronisation per call
+            on a GPU (default: ``None``, read it; see
+            :func:`gcl.objectives.blockwise.blockwise_info_nce_normalized`).
 
     Returns:
         Tensor: the loss.
@@ -124,17 +145,29 @@ def info_nce(h1: Tensor, h2: Tensor, tau: float = 0.5, *, col_bias: Tensor | Non
     if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int)
                                    or block_size < 0):
         raise ValueError(f"block_size must be None, 0 (dense) or a positive integer, got {block_size!r}")
+    check_precision(precision, "info_nce", h1.dtype)
     z1, z2 = F.normalize(h1, dim=1), F.normalize(h2, dim=1)
     n = h1.size(0)
+    world = current_world()  # inside a distributed training step: this rank's rows only
+    if world is not None and reduction != "none" and not (
+            col_bias is not None and col_bias.requires_grad):
+        from ..distributed.infonce import sharded_info_nce
+
+        loss = sharded_info_nce(z1, z2, tau, world, col_bias=col_bias, intra_view=intra_view,
+                                symmetric=symmetric, block_size=block_size or None,
+                                keep_bytes=keep_bytes, precision=precision,
+                                bias_spread=bias_spread)
+        return loss * n if reduction == "sum" else loss
     dense = (block_size == 0 or reduction == "none"
              or (col_bias is not None and col_bias.requires_grad)
              or (block_size is None and n <= DENSE_MAX_NODES))
     if not dense:
         loss = blockwise_info_nce_normalized(z1, z2, tau, col_bias=col_bias, intra_view=intra_view,
                                              symmetric=symmetric, block_size=block_size,
-                                             keep_bytes=keep_bytes)
+                                             keep_bytes=keep_bytes, precision=precision,
+                                             bias_spread=bias_spread)
         return loss * n if reduction == "sum" else loss
-    losses = _per_anchor_losses(z1, z2, tau, col_bias, intra_view, symmetric)
+    losses = _per_anchor_losses(z1, z2, tau, col_bias, intra_view, symmetric, precision)
     if reduction == "mean":
         return losses.mean()
     if reduction == "sum":
@@ -161,6 +194,9 @@ class InfoNCE(Objective):
             off).
         beta: hardness-weighted negatives with this concentration (Robinson et al., 2021)
             (default: 0, off).
+        precision: ``"fp32"`` (default, exact), ``"tf32"`` or ``"bf16"`` similarity products
+            (see :func:`info_nce`); the label-positive, debiased and hardness-weighted variants
+            compute in fp32 only.
 
     Example:
         >>> loss_fn = InfoNCE(tau=0.4)
@@ -171,9 +207,15 @@ class InfoNCE(Objective):
 
     def __init__(self, tau: float = 0.5, intra_view: bool = True, symmetric: bool = True,
                  block_size: int | None = None, keep_blocks_mb: float | None = None,
-                 positives: str | None = None, tau_plus: float = 0.0, beta: float = 0.0) -> None:
+                 positives: str | None = None, tau_plus: float = 0.0, beta: float = 0.0,
+                 precision: str = "fp32") -> None:
         super().__init__()
+        self.precision = check_precision(precision, "InfoNCE")
         self._init_variant(positives, tau_plus, beta)
+        if self._variant and self.precision != "fp32":
+            raise ValueError(f"argument 'precision' of {type(self).__name__} must be 'fp32' with "
+                             "positives, tau_plus or beta (their losses compute in fp32), got "
+                             f"{self.precision!r}")
         if block_size is not None and (isinstance(block_size, bool)
                                        or not isinstance(block_size, int) or block_size < 0):
             raise ValueError(f"argument 'block_size' of InfoNCE must be None, 0 (dense) or a "
@@ -190,12 +232,18 @@ class InfoNCE(Objective):
         """The per-column logit bias for this step (none for plain InfoNCE; Team-up overrides)."""
         return None
 
+    def column_bias_spread(self, step: Step | None) -> float | None:
+        """An upper bound of the spread (max - min) of :meth:`column_bias`, known without
+        reading the bias tensor, or ``None`` (the loss then reads it)."""
+        return None
+
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
         if self._variant:
             return self._variant_loss(h1, h2, step)
         return info_nce(h1, h2, self.tau, col_bias=self.column_bias(step, h1.size(0)),
                         intra_view=self.intra_view, symmetric=self.symmetric,
-                        block_size=self.block_size, keep_bytes=self.keep_bytes)
+                        block_size=self.block_size, keep_bytes=self.keep_bytes,
+                        precision=self.precision, bias_spread=self.column_bias_spread(step))
 
     # -- label positives, debiased and hardness-weighted negatives (infonce_variants.py) --------
     def _init_variant(self, positives: str | None, tau_plus: float, beta: float) -> None:
@@ -234,6 +282,9 @@ class InfoNCE(Objective):
         if self.column_bias(step, h1.size(0)) is not None:
             raise ValueError(f"{type(self).__name__}: positives, tau_plus and beta do not "
                              "combine with a column bias (Team-up)")
+        if current_world() is not None:  # their losses have no sharded form yet
+            raise ValueError(f"{type(self).__name__}: positives, tau_plus and beta train in one "
+                             "process; run without torchrun (gcl.distributed)")
         return info_nce_variant(h1, h2, self.tau,
                                 positives=self.positive_labels(step, h1.size(0)),
                                 tau_plus=self.tau_plus, beta=self.beta,
@@ -243,4 +294,6 @@ class InfoNCE(Objective):
     def extra_repr(self) -> str:
         extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("positives", "tau_plus", "beta")
                         if getattr(self, k))
+        if self.precision != "fp32":
+            extra += f", precision={self.precision!r}"
         return f"tau={self.tau}, intra_view={self.intra_view}, symmetric={self.symmetric}{extra}"

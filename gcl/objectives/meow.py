@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from .._utils import check_cluster_count, check_positive
+from ..distributed import current_world, global_sum, shard_rows
 from .base import Objective
 from .kmeans import torch_kmeans
 
@@ -60,7 +61,7 @@ def _chunk_rows(n: int, chunk: int):
 
 
 def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *,
-                      chunk_size: int = 128) -> Tensor:
+                      chunk_size: int = 128, rows: tuple[int, int] | None = None) -> Tensor:
     """MEOW's InfoNCE: mean_i −log[exp(u_i·v_i/τ) / Σ_j w_ij exp(u_i·v_j/τ)], with
     w_ij = Σ_m 1[a_m(i) ≠ a_m(j)] (so w_ii = 0: the positive is not in the denominator).
 
@@ -77,6 +78,8 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
         assigns: one ``[N]`` cluster assignment per clustering.
         tau: temperature.
         chunk_size: rows per chunk (default: 128).
+        rows: only the anchors ``[start, stop)`` against every sample: their share
+            (the sum of their terms over ``N``) of the loss (default: all anchors).
 
     Returns:
         Tensor: scalar loss.
@@ -103,15 +106,18 @@ def weighted_info_nce(u: Tensor, v: Tensor, assigns: list[Tensor], tau: float, *
         return torch.logsumexp(logits.add_(w.log_()), dim=1).sum()
 
     total = u.new_zeros(())
-    for a, b in _chunk_rows(n, chunk_size):
+    start, stop = (0, n) if rows is None else rows
+    for a, b in _chunk_rows(stop - start, chunk_size):
+        a, b = a + start, b + start
         args = (u[a:b], v, stacked[:, a:b], a)
         total = total + (checkpoint(block, *args, use_reentrant=False)
                          if torch.is_grad_enabled() else block(*args))
-    pos = (u * v).sum(1) / tau
+    pos = (u[start:stop] * v[start:stop]).sum(1) / tau
     return (total - pos.sum()) / n
 
 
-def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor) -> Tensor:
+def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor, *,
+              rows: tuple[int, int] | None = None) -> Tensor:
     """Prototype loss of one clustering: mean_i −log softmax_k(u_i·c_k/φ_k)[a(i)].
 
     (The reference divides by ``N·mean_k`` instead of ``Σ_k``; that only adds the constant
@@ -122,6 +128,8 @@ def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor) -> Tens
         centroids: ``[k, d]`` normalised prototypes.
         phi: ``[k]`` concentrations.
         assign: ``[N]`` cluster of each node.
+        rows: only the anchors ``[start, stop)``: their share (the sum of their terms over
+            ``N``) of the loss (default: all anchors).
 
     Returns:
         Tensor: scalar loss.
@@ -131,6 +139,11 @@ def proto_nce(u: Tensor, centroids: Tensor, phi: Tensor, assign: Tensor) -> Tens
         >>> round(float(proto_nce(u, c, torch.ones(2), torch.tensor([0, 1]))), 4)
         0.3133
     """
+    if rows is not None:
+        start, stop = rows
+        logits = (u[start:stop] @ centroids.t()) / phi.unsqueeze(0)
+        return F.cross_entropy(logits, assign[start:stop].to(u.device),
+                               reduction="sum") / u.size(0)
     logits = (u @ centroids.t()) / phi.unsqueeze(0)
     return F.cross_entropy(logits, assign.to(u.device))
 
@@ -186,10 +199,15 @@ class MEOWLoss(Objective):
         return out
 
     def with_clusters(self, u: Tensor, v: Tensor, clusters, step=None) -> Tensor:
-        """The loss for given clusterings ``[(assign, centroids, phi), ...]`` of ``v``."""
-        info = weighted_info_nce(u, v, [c[0] for c in clusters], self.tau,
-                                 chunk_size=self.chunk_size)
-        proto = sum(proto_nce(u, c, phi, a) for a, c, phi in clusters) / len(clusters)
+        """The loss for given clusterings ``[(assign, centroids, phi), ...]`` of ``v``; in a
+        distributed training step, each rank computes the terms of its own anchors (the
+        clusterings are computed whole on every rank)."""
+        world = current_world()
+        rows = None if world is None else shard_rows(u.size(0), world.rank, world.size)
+        info = global_sum(weighted_info_nce(u, v, [c[0] for c in clusters], self.tau,
+                                            chunk_size=self.chunk_size, rows=rows), world)
+        proto = global_sum(sum(proto_nce(u, c, phi, a, rows=rows) for a, c, phi in clusters)
+                           / len(clusters), world)
         if step is not None:
             step.log("info", info)
             step.log("proto", proto)

@@ -15,10 +15,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._utils import check_choice, check_positive
+from ..distributed import all_reduce_sum, current_world, global_sum, shard_rows
 from .base import Objective, Step
 from .pamc_terms import (
     NEGATIVES,
+    _meta_nodes,
     influence_matrix,
+    meta_negative,
     meta_node_negative,
     node_pair_negative,
     pair_dot,
@@ -144,15 +147,40 @@ class PamCObjective(Objective):
         return student_t_assignment(h, self.centroids)
 
     def _one_side(self, a: Tensor, b: Tensor, qa: Tensor, qb: Tensor) -> Tensor:
+        world = current_world()
+        if world is not None:  # distributed: this rank's anchors, meta-nodes summed over ranks
+            return self._one_side_sharded(a, b, qa, qb, world)
         pos = positive_term(a, self.target, self.temperature, other=b)
         if self.negatives == "node_pair":
             return pos + node_pair_negative(a, self.temperature, other=b)
-        if self.assignment == "hard":
-            ca, cb = self._hard(qa), qb.detach().argmax(1)
-        else:
-            ca, cb = qa, qb
+        ca, cb = self._clusters(qa, qb)
         return pos + meta_node_negative(a, ca, self.num_classes, self.temperature, other=b,
                                         other_assignment=cb)
+
+    def _clusters(self, qa: Tensor, qb: Tensor) -> tuple[Tensor, Tensor]:
+        if self.assignment == "hard":
+            return self._hard(qa), qb.detach().argmax(1)
+        return qa, qb
+
+    def _one_side_sharded(self, a: Tensor, b: Tensor, qa: Tensor, qb: Tensor, world) -> Tensor:
+        """:meth:`_one_side` of one rank: the positive term (and the node-pair negatives) of
+        its own anchors, the meta-nodes from its own nodes summed over the ranks (every rank
+        then computes the ``K x K`` negatives whole)."""
+        rows = shard_rows(a.size(0), world.rank, world.size)
+        pos = positive_term(a, self.target, self.temperature, other=b, rows=rows)
+        if self.negatives == "node_pair":
+            return global_sum(pos + node_pair_negative(a, self.temperature, other=b, rows=rows),
+                              world)
+        ca, cb = self._clusters(qa, qb)
+        lo, hi = rows
+        meta = []
+        for z, c in ((a, ca), (b, cb)):
+            part, _ = _meta_nodes(z[lo:hi], c[lo:hi], self.num_classes)
+            meta.append(all_reduce_sum(part, world))
+        counts = [c.sum(0) if c.dim() == 2 else torch.bincount(c, minlength=self.num_classes)
+                  for c in (ca, cb)]
+        return global_sum(pos, world) + meta_negative(meta[0], counts[0] > 0, meta[1],
+                                                      counts[1] > 0, self.temperature)
 
     def _hard(self, q: Tensor) -> Tensor:
         """``argmax Q``, warning once when every node falls into one cluster."""
@@ -172,6 +200,9 @@ class PamCObjective(Objective):
         n = h1.size(0)
         if n > self.warmup_nodes:
             pick = torch.randperm(n, device=h1.device)[: self.warmup_nodes]
+            world = current_world()
+            if world is not None:  # every rank must take the same nodes (rank 0's draw)
+                pick = world.broadcast_(pick)
             h1, h2 = h1[pick], h2[pick]
         loss = info_nce(h1, h2, self.warmup_tau)
         step.log("warmup", 1.0)
@@ -187,9 +218,11 @@ class PamCObjective(Objective):
             self.setup(step.data)
         if not bool(self.initialized):
             self._init_centroids(h1.detach())
+        if self.target.device != h1.device:  # once, not a copy of all of S per mini-batch
+            self.target = self.target.to(h1.device)
         full = self.target
         if step is not None and step.nodes is not None:  # a mini-batch: S among its seed nodes
-            self.target = restrict_sparse(full.to(h1.device), step.nodes.to(h1.device))
+            self.target = restrict_sparse(full, step.nodes.to(h1.device))
         try:
             if h2 is h1:
                 contrast, kl = self._single_view(h1)

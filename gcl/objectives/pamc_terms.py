@@ -40,9 +40,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .._utils import check_choice, check_positive
+from .pair_dot import pair_dot
 
 __all__ = ["influence_matrix", "temperature_from_multiplier", "positive_term", "pair_dot",
-           "meta_node_negative", "node_pair_negative", "pamc_loss",
+           "meta_node_negative", "meta_negative", "node_pair_negative", "pamc_loss",
            "student_t_assignment", "target_distribution", "restrict_sparse", "NEGATIVES"]
 
 #: the negative terms :func:`pamc_loss` offers
@@ -122,62 +123,8 @@ def _target_parts(target: Tensor) -> tuple[Tensor, Tensor]:
                      "tensor; call .to_sparse() on small matrices")
 
 
-class _PairDot(torch.autograd.Function):
-    """``a[row_e] . b[col_e]`` for the row-sorted pairs of a CSR pattern, without ``[E, d]``
-    gathers: a sampled dense product forward, two sparse products backward."""
-
-    @staticmethod
-    def forward(ctx, a: Tensor, b: Tensor, crow: Tensor, col: Tensor) -> Tensor:
-        shape = (a.size(0), b.size(0))
-        pattern = torch.sparse_csr_tensor(crow, col, a.new_zeros(col.numel()), shape,
-                                          check_invariants=False)
-        out = torch.sparse.sampled_addmm(pattern, a, b.t(), beta=0.0).values()
-        ctx.save_for_backward(a, b, crow, col)
-        return out.clone()
-
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        a, b, crow, col = ctx.saved_tensors
-        g = torch.sparse_csr_tensor(crow, col, grad.contiguous(), (a.size(0), b.size(0)),
-                                    check_invariants=False)
-        ga = torch.sparse.mm(g, b) if ctx.needs_input_grad[0] else None
-        gb = torch.sparse.mm(g.t(), a) if ctx.needs_input_grad[1] else None
-        return ga, gb, None, None
-
-
-def pair_dot(a: Tensor, b: Tensor, row: Tensor, col: Tensor) -> Tensor:
-    """Dot products ``a[row[e]] . b[col[e]]`` of index pairs sorted by ``row``.
-
-    Equal to ``(a[row] * b[col]).sum(-1)`` up to float rounding, with gradients for ``a`` and
-    ``b``, but never builds the two ``[E, d]`` gathered tensors: the forward is a sampled dense
-    product on the pairs' CSR pattern and the backward two sparse products (on the CPU about
-    30x faster than the gather at ``E = 5e5, d = 128``). Falls back to the gather when ``row``
-    is not sorted or there are no pairs.
-
-    Args:
-        a: ``[N, d]``.
-        b: ``[M, d]``.
-        row: ``[E]`` indices into ``a``, non-decreasing.
-        col: ``[E]`` indices into ``b``.
-
-    Returns:
-        Tensor: ``[E]``.
-
-    Example:
-        >>> a = torch.tensor([[1., 0.], [0., 2.]])
-        >>> pair_dot(a, a, torch.tensor([0, 1, 1]), torch.tensor([0, 0, 1]))
-        tensor([1., 0., 4.])
-    """
-    if (row.numel() == 0 or a.size(0) == 0 or b.size(0) == 0 or a.dtype != b.dtype
-            or bool((row[1:] < row[:-1]).any())):
-        return (a[row] * b[col]).sum(-1)
-    counts = torch.bincount(row, minlength=a.size(0))
-    crow = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
-    return _PairDot.apply(a, b, crow, col.contiguous())
-
-
 def positive_term(z: Tensor, target: Tensor, temperature: float, *,
-                  other: Tensor | None = None) -> Tensor:
+                  other: Tensor | None = None, rows: tuple[int, int] | None = None) -> Tensor:
     """``-mean_i log(Pos_i + 1e-10)``, ``Pos_i = sum_j S_ij exp(cos(z_i, o_j) / T)``.
 
     Only the non-zeros of ``S`` are visited (``O(nnz(S) d)``). With ``other=None`` the pairs are
@@ -189,6 +136,8 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         target: sparse ``[N, N]`` (:func:`influence_matrix`).
         temperature: ``T > 0``.
         other: embeddings of the second view ``[N, d]`` (default: ``None``).
+        rows: only the anchors ``[start, stop)``: their share ``-sum_i log(Pos_i + 1e-10) / N``
+            of the term (one rank's share in distributed training; default: all anchors).
 
     Returns:
         Tensor: scalar.
@@ -199,6 +148,9 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         -0.0
     """
     index, value = _target_parts(target)
+    if rows is not None:  # the coalesced pairs are sorted by row: one contiguous run
+        cut = torch.searchsorted(index[0], torch.tensor(rows, device=index.device))
+        index, value = index[:, cut[0]:cut[1]], value[cut[0]:cut[1]]
     row, col = index
     zn = F.normalize(z, dim=1)
     on = zn if other is None else F.normalize(other, dim=1)
@@ -207,6 +159,8 @@ def positive_term(z: Tensor, target: Tensor, temperature: float, *,
         sim = sim.masked_fill(row == col, 0.0)
     pos = torch.zeros(z.size(0), dtype=z.dtype, device=z.device).index_add_(
         0, row, value.to(z.dtype) * sim.exp())
+    if rows is not None:
+        return -torch.log(pos[rows[0]:rows[1]] + _LOG_EPS).sum() / z.size(0)
     return -torch.log(pos + _LOG_EPS).mean()
 
 
@@ -259,17 +213,41 @@ def meta_node_negative(z: Tensor, assignment: Tensor, num_classes: int, temperat
     else:
         meta_o, active_o = _meta_nodes(other, assignment if other_assignment is None
                                        else other_assignment, num_classes)
+    return meta_negative(meta, active, meta_o, active_o, temperature)
+
+
+def meta_negative(meta: Tensor, active: Tensor, meta_o: Tensor, active_o: Tensor,
+                  temperature: float) -> Tensor:
+    """The negative term of :func:`meta_node_negative` from given meta-nodes.
+
+    Args:
+        meta: ``[K, d]`` meta-nodes ``M`` of the anchors' view.
+        active: ``[K]`` bool, the non-empty clusters of that view.
+        meta_o: ``[K, d]`` meta-nodes of the other view (``meta`` for one view).
+        active_o: ``[K]`` bool, its non-empty clusters.
+        temperature: ``T > 0``.
+
+    Returns:
+        Tensor: scalar (0 when fewer than two clusters are non-empty).
+
+    Example:
+        >>> m = torch.eye(2); on = torch.tensor([True, True])
+        >>> round(float(meta_negative(m, on, m, on, 1.0)), 4)  # log(1 + e^0)
+        0.6931
+    """
+    num_classes = meta.size(0)
     mn, on = F.normalize(meta, dim=1), F.normalize(meta_o, dim=1)
     sim = (mn @ on.t()) / temperature
-    eye = torch.eye(num_classes, dtype=torch.bool, device=z.device)
+    eye = torch.eye(num_classes, dtype=torch.bool, device=meta.device)
     sim = sim.masked_fill(eye, 0.0)
     terms = sim.exp().masked_fill(~active_o[None, :], 0.0).sum(1)
     log_neg = torch.log(terms + _LOG_EPS)
     rows = active & active_o
-    return log_neg[rows].mean() if bool(rows.any()) else z.sum() * 0.0
+    return log_neg[rows].mean() if bool(rows.any()) else meta.sum() * 0.0
 
 
-def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = None) -> Tensor:
+def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = None,
+                       rows: tuple[int, int] | None = None) -> Tensor:
     """The node-pair baseline's negatives: ``mean_i log sum_j exp(cos(z_i, z_j) / T)`` with
     ``cos(z_i, z_i) := 0`` (``other=None``), dense ``N x N`` as in SCGC* / Graph-MLP.
 
@@ -277,6 +255,8 @@ def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = 
         z: embeddings ``[N, d]``.
         temperature: ``T > 0``.
         other: a second view; the pair ``(i, i)`` then keeps its similarity (default: ``None``).
+        rows: only the anchors ``[start, stop)`` against every column: their share
+            ``sum_i ... / N`` of the term (default: all anchors).
 
     Returns:
         Tensor: scalar.
@@ -287,10 +267,11 @@ def node_pair_negative(z: Tensor, temperature: float, *, other: Tensor | None = 
     """
     zn = F.normalize(z, dim=1)
     on = zn if other is None else F.normalize(other, dim=1)
-    sim = (zn @ on.t()) / temperature
+    start, stop = (0, z.size(0)) if rows is None else rows
+    sim = (zn[start:stop] @ on.t()) / temperature
     if other is None:
-        sim = sim.fill_diagonal_(0.0)
-    return torch.logsumexp(sim, dim=1).mean()
+        sim[:, start:stop].fill_diagonal_(0.0)
+    return torch.logsumexp(sim, dim=1).sum() / z.size(0)
 
 
 def pamc_loss(z: Tensor, target: Tensor, assignment: Tensor | None = None, *,

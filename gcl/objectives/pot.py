@@ -165,9 +165,9 @@ def _check_encoder(encoder: nn.Module) -> None:
         "'prelu'")
 
 
-def _activation_slope(encoder: nn.Module) -> float:
-    act = encoder.activation
-    return float(act.weight.detach()) if isinstance(act, nn.PReLU) else 0.0
+def _activation_slope(encoder: nn.Module) -> float | Tensor:
+    act = encoder.activation  # a PReLU's weight stays a 0-dim tensor on the device (no host read)
+    return act.weight.detach().reshape(()) if isinstance(act, nn.PReLU) else 0.0
 
 
 # -- the regularizer ---------------------------------------------------------------------------

@@ -183,7 +183,8 @@ SPARSE_FEATURE_DENSITY = 0.1
 
 
 # -- relaxation --------------------------------------------------------------------------------
-def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor, Tensor]:
+def relaxation(lower: Tensor, upper: Tensor,
+               slope: float | Tensor = 0.0) -> tuple[Tensor, Tensor]:
     """Parallel linear bounds of ``sigma(z) = max(z, a z)`` on ``[l, u]``.
 
     ``s z <= sigma(z) <= s (z + beta)``: stable active entries get ``s = 1``, stable inactive
@@ -193,7 +194,8 @@ def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor
     Args:
         lower: lower bounds ``l``.
         upper: upper bounds ``u`` (same shape).
-        slope: the negative-side slope ``a`` (0 for ReLU, the PReLU weight).
+        slope: the negative-side slope ``a``: a number (0 for ReLU), or a PReLU's weight as a
+            0-dim tensor, used where it lies (no value read back from the device).
 
     Returns:
         (Tensor, Tensor): slopes ``s`` and upper offsets ``beta``, differentiable in the bounds.
@@ -203,12 +205,12 @@ def relaxation(lower: Tensor, upper: Tensor, slope: float = 0.0) -> tuple[Tensor
         >>> s.tolist(), (b + 0.0).tolist()
         ([0.5, 1.0], [1.0, 0.0])
     """
-    a = float(slope)
+    a = _slope(slope)
     # one expression for the three cases: with lc = min(l, 0) and uc = max(u, 0) the stable
     # active entries get s = uc / uc = 1, the stable inactive ones s = -a lc / -lc = a, and beta
     # vanishes on both (fewer elementwise passes than masking, which matters on large graphs)
     lc, uc = lower.clamp(max=0), upper.clamp(min=0)
-    if a == 0.0:  # ReLU: s = u / (u - l) and beta = -l on the unstable entries
+    if not isinstance(a, Tensor) and a == 0.0:  # ReLU: s = u / (u - l), beta = -l (unstable)
         s = uc / (uc - lc).clamp(min=_EPS)
         return s, (-lc).masked_fill(uc <= 0, 0.0)
     s = (uc - a * lc) / (uc - lc).clamp(min=_EPS)
@@ -247,12 +249,17 @@ def _fixed_intervals(box: AdjacencyBox, mats: Sequence[Tensor]) -> list[tuple[Te
     return list(zip(lows, highs))
 
 
-def _activate(z: Tensor, a: float) -> Tensor:
+def _slope(slope: float | Tensor) -> float | Tensor:
+    """A number as a float; a (0-dim or one-element) tensor kept as a 0-dim tensor."""
+    return slope.reshape(()) if isinstance(slope, Tensor) else float(slope)
+
+
+def _activate(z: Tensor, a: float | Tensor) -> Tensor:
     return torch.where(z >= 0, z, a * z)
 
 
 def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, c: Tensor,
-              slope: float = 0.0, *, hw2: Tensor | None = None,
+              slope: float | Tensor = 0.0, *, hw2: Tensor | None = None,
               view: tuple[Tensor, Tensor] | None = None, sound: bool = False) -> Tensor:
     """The per-node compactness score of one view on a batch of ``n`` nodes.
 
@@ -263,7 +270,8 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
         w2: ``[d, h1]`` layer-2 weight (``torch.nn.Linear`` layout).
         b2: ``[d]`` layer-2 bias.
         c: ``[n, d]`` the backward weights (positive minus mean negative, other view).
-        slope: the activation's negative slope ``a`` (0: ReLU).
+        slope: the activation's negative slope ``a`` (0: ReLU; a 0-dim tensor: a PReLU weight,
+            see :func:`relaxation`).
         hw2: ``[n, d]`` the batch rows of ``H W2`` with ``H`` the clean graph's hidden state
             (reference semantics; required when ``sound=False``).
         view: ``(index, weight)`` of the sampled view's gcn-normalised adjacency on the batch,
@@ -284,10 +292,10 @@ def pot_score(box: AdjacencyBox, xw1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor
         torch.Size([2])
     """
     n = box.num_nodes
-    a = float(slope)
-    if sound and not 0.0 <= a <= 1.0:
+    a = _slope(slope)
+    if sound and not 0.0 <= float(a) <= 1.0:
         raise ValueError(f"the sound POT bound needs a monotone activation (slope in [0, 1]), "
-                         f"got a PReLU slope of {a:.4g}; use sound=False or a ReLU")
+                         f"got a PReLU slope of {float(a):.4g}; use sound=False or a ReLU")
     if not sound and (hw2 is None or view is None):
         raise ValueError("pot_score with sound=False needs hw2 (clean hidden state times W2) "
                          "and view (the sampled view's normalised adjacency)")

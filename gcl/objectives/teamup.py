@@ -60,6 +60,8 @@ class TeamUp(InfoNCE):
         intra_view, symmetric, block_size, keep_blocks_mb: as in :class:`InfoNCE`.
         legacy_strength: detect with the reference's earlier doubled strength formula
             (default: ``False``).
+        precision: ``"fp32"`` (default, exact), ``"tf32"`` or ``"bf16"`` similarity products,
+            as in :class:`InfoNCE`.
 
     Example:
         >>> loss_fn = TeamUp(tau=0.5, gamma_max=1.0, t0=0, node_strength=torch.rand(6))
@@ -72,9 +74,10 @@ class TeamUp(InfoNCE):
                  node_strength: Tensor | None = None, method: str = "leiden",
                  community_seed: int = 0, intra_view: bool = True, symmetric: bool = True,
                  block_size: int | None = None, legacy_strength: bool = False,
-                 keep_blocks_mb: float | None = None) -> None:
+                 keep_blocks_mb: float | None = None, precision: str = "fp32") -> None:
         super().__init__(tau=tau, intra_view=intra_view, symmetric=symmetric,
-                         block_size=block_size, keep_blocks_mb=keep_blocks_mb)
+                         block_size=block_size, keep_blocks_mb=keep_blocks_mb,
+                         precision=precision)
         self.gamma_max = float(check_positive(gamma_max, "gamma_max", "TeamUp", allow_zero=True))
         self.t0 = float(check_positive(t0, "t0", "TeamUp", allow_zero=True))
         self.ramp = float(check_positive(ramp, "ramp", "TeamUp"))
@@ -82,6 +85,7 @@ class TeamUp(InfoNCE):
         self.community_seed = int(community_seed)
         self.legacy_strength = bool(legacy_strength)
         self.node_strength: Tensor | None = None
+        self._strength_spread = 0.0
         if node_strength is not None:
             self.set_strength(node_strength)
 
@@ -91,6 +95,8 @@ class TeamUp(InfoNCE):
         if s.dim() != 1:
             raise ValueError(f"TeamUp: node_strength must be a [N] tensor, got {list(s.shape)}")
         self.node_strength = s.detach()
+        # read once here, so that the loss need not read the bias on the device every step
+        self._strength_spread = float(s.max() - s.min()) if s.numel() else 0.0
 
     def setup(self, data) -> None:
         if self.node_strength is None:
@@ -121,6 +127,11 @@ class TeamUp(InfoNCE):
             raise ValueError(f"TeamUp: node_strength has {s.numel()} entries but the views have "
                              f"{num_nodes} nodes")
         return (gamma / self.tau) * s
+
+    def column_bias_spread(self, step: Step | None) -> float | None:
+        """``γ(epoch) (max s − min s) / τ``, bounding the spread of :meth:`column_bias` on any
+        node subset."""
+        return self.gamma(None if step is None else step.epoch) / self.tau * self._strength_spread
 
     def forward(self, h1: Tensor, h2: Tensor, step: Step | None = None) -> Tensor:
         if self.node_strength is not None and self.node_strength.device != h1.device:

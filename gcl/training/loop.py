@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .._utils import check_positive, seed_everything
+from ..distributed.training import LocalFit, fit_context
 from .history import NonFiniteLossError, peak_memory_mb
 from .inputs import check_batch, check_cpu_precision, check_loader_graph
 from .state import CHECKPOINT_FILE
@@ -48,6 +49,12 @@ class Trainer:
             then counts from the start of the interrupted run, so the same call finishes it
             (default: ``False``: an existing checkpoint is an error, so that a run is never
             overwritten by accident).
+        distributed: data-parallel training over the ranks of an initialised
+            ``torch.distributed`` process group (launched by ``torchrun``): ``None`` (default)
+            uses it when there is one with several ranks, ``False`` trains alone. The module is
+            wrapped in ``DistributedDataParallel``, the objectives compute their rank's share of
+            the loss, rank 0 alone writes checkpoints and shows progress, and every rank resumes
+            from the same checkpoint (see :mod:`gcl.distributed.training`).
 
     Attributes:
         runs: how many ``fit`` calls every trainer of this process has started (a class
@@ -71,7 +78,7 @@ class Trainer:
     def __init__(self, epochs: int = 100, *, callbacks: Iterable = (),
                  progress: bool | None = None, loader: Iterable | None = None,
                  checkpoint_dir: str | os.PathLike | None = None, checkpoint_every: int = 10,
-                 resume: bool = False) -> None:
+                 resume: bool = False, distributed: bool | None = None) -> None:
         from ..callbacks import Callback
 
         self.epochs = int(check_positive(epochs, "epochs", "fit", integer=True))
@@ -90,8 +97,12 @@ class Trainer:
         self.checkpoint_every = int(check_positive(checkpoint_every, "checkpoint_every", "fit",
                                                    integer=True))
         self.resume = bool(resume)
+        self.distributed = distributed
+        self._ranks = LocalFit()  # the hooks of a data-parallel run, set by fit
 
     def _show_progress(self, module) -> bool:
+        if not self._ranks.writes:
+            return False
         progress = self.progress if self.progress is not None else module.progress
         if progress is None:
             progress = sys.stderr.isatty()
@@ -133,6 +144,8 @@ class Trainer:
             payload = module.load_checkpoint(ckpt, load_optimizer=True, restore_rng=True,
                                              check_meta=True)
             module.history.note_resume(module.epoch)
+        self._ranks = fit_context(module, self.loader, self.distributed)
+        self._ranks.check_resumed(module)
         if module.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(module.device)
         module.fit_target = target  # the epoch this fit trains to (callbacks read it)
@@ -202,8 +215,9 @@ class Trainer:
                 stop = False
                 for cb in self.callbacks:
                     stop = bool(cb.on_epoch_end(module, epoch, logs)) or stop
-                if ckpt is not None and not stop and epoch % self.checkpoint_every == 0 \
-                        and epoch < target:
+                stop = self._ranks.agree_stop(stop)
+                if ckpt is not None and self._ranks.writes and not stop \
+                        and epoch % self.checkpoint_every == 0 and epoch < target:
                     # the training time so far travels with the checkpoint (kept on resume)
                     history.meta["train_s"] = prior_train_s + time.perf_counter() - start
                     module.save(ckpt, callbacks=self.callbacks)
@@ -220,7 +234,9 @@ class Trainer:
                 device=str(module.device),
                 epochs=module.epoch,
             )
-        if ckpt is not None:  # the last state, before callbacks such as restore-best act
+        self._ranks.describe(history.meta, module)  # collective: on the path every rank takes
+        # the last state, before callbacks such as restore-best act
+        if ckpt is not None and self._ranks.writes:
             module.save(ckpt, stopped=stop, callbacks=self.callbacks)
         return self._end(module)
 
@@ -233,6 +249,7 @@ class Trainer:
         """One epoch: a full-batch step, or one step per mini-batch of the loader. After each
         optimiser step the module's :meth:`~gcl.training.TrainingModule.after_optimizer_step`
         hook gets the fraction of this fit's steps done before it."""
+        self._ranks.begin_epoch(module, epoch)
         total = max(int(getattr(module, "fit_target", epoch)), epoch)
         if self.loader is None:
             out = self._step(module, data, epoch, last_finite)
@@ -254,9 +271,9 @@ class Trainer:
         """One optimiser step with the non-finite guard; returns the loss and the step's logs."""
         optimizer = module.optimizer
         optimizer.zero_grad(set_to_none=True)
-        step = module.training_step(batch, epoch)
+        step = self._ranks.training_step(module, batch, epoch)
         loss = step.loss
-        loss_value = float(loss.detach())
+        loss_value = self._ranks.loss_value(float(loss.detach()), module)
         if not math.isfinite(loss_value):
             raise NonFiniteLossError(epoch, last_finite, "loss")
         loss.backward()
