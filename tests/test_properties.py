@@ -10,7 +10,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from torch_geometric.data import Data
 
@@ -19,19 +19,31 @@ import gcl.objectives
 from gcl.augment import (
     AdaptiveEdgeDropping,
     AdaptiveFeatureMasking,
+    AddEdge,
     Augmentation,
     CommunalAttributeVoting,
     CommunalEdgeDropping,
     Compose,
     DropEdge,
+    DropNode,
     Identity,
     MaskFeature,
+    NormalizedAdjacency,
+    PPRDiffusion,
     RandomChoice,
+    RandomWalkSubgraph,
+    ShuffleFeatures,
 )
 from gcl.objectives import (
     AdaMEOWLoss,
+    BarlowTwins,
+    BootstrapLoss,
+    CCALoss,
+    CoContrastiveLoss,
+    DGIObjective,
     InfoNCE,
     MEOWLoss,
+    MVGRLObjective,
     Objective,
     PamCObjective,
     Step,
@@ -83,13 +95,27 @@ AUGMENTATIONS = {
         p, **_variant(seed, [{}, {"dense": True, "threshold": 0.7}]), seed=seed)),
     "CommunalEdgeDropping": lambda p, seed: _SetUp(CommunalEdgeDropping(
         p, **_variant(seed, [{}, {"threshold": 0.7, "legacy_strength": True}]), seed=seed)),
+    "AddEdge": lambda p, seed: AddEdge(p, **_variant(seed, [{}, {"undirected": False}]), seed=seed),
+    "DropNode": lambda p, seed: DropNode(p, seed=seed),
+    "RandomWalkSubgraph": lambda p, seed: RandomWalkSubgraph(
+        **_variant(seed, [{"walk_length": 3, "seed_ratio": p}, {"walk_length": 1, "num_seeds": 2}]),
+        seed=seed),
+    "ShuffleFeatures": lambda p, seed: ShuffleFeatures(seed=seed),
+    "NormalizedAdjacency": lambda p, seed: NormalizedAdjacency(
+        **_variant(seed, [{}, {"improved": True}])),
+    "PPRDiffusion": lambda p, seed: PPRDiffusion(**_variant(seed, [
+        {}, {"threshold": 1e-4, "minmax": False}, {"threshold": None, "top_k": 2}])),
 }
+# Not views of the graph they are given, so outside these properties: FixedView is the base
+# class of NormalizedAdjacency and PPRDiffusion; NodeSubsample samples a smaller graph (its
+# properties: tests/test_structural_augment.py).
+NOT_VIEWS = {"FixedView", "NodeSubsample"}
 # Augmentations whose output edges are a sub-multiset of the input's (they only remove edges) and
 # whose features differ from the input's only by zeroed entries (whole masked columns). CAV's votes
 # set per-column probabilities, but it still zeroes whole columns (mask_columns), so it belongs here.
 EDGE_SUBSET = {"Identity", "DropEdge", "MaskFeature", "Compose", "RandomChoice",
                "AdaptiveEdgeDropping", "AdaptiveFeatureMasking", "CommunalAttributeVoting",
-               "CommunalEdgeDropping"}
+               "CommunalEdgeDropping", "DropNode", "RandomWalkSubgraph"}
 
 # name -> factory(tau, graph, dim) building the objective, ready to be called as
 # ``objective(h1, h2)``; graph is a drawn clean graph whose nodes are the embeddings' rows (for
@@ -106,6 +132,21 @@ def _at_epoch(objective, graph, epoch):
         step = Step(epoch=epoch, data=graph, views=(graph, graph), z=(h1, h2), h=(h1, h2))
         return objective(h1, h2, step)
     return call
+
+
+def _with_step(objective, fields):
+    """Call ``objective`` with a :class:`Step` holding ``fields(h1, h2)`` (what a training module
+    puts there: MVGRL's corrupted views, BGRL's target network)."""
+    def call(h1, h2):
+        return objective(h1, h2, Step(epoch=1, **fields(h1, h2)))
+    return call
+
+
+def _self_and_neighbours(graph):
+    n = graph.num_nodes
+    dense = torch.eye(n, dtype=torch.bool)
+    dense[graph.edge_index[0], graph.edge_index[1]] = True
+    return dense
 
 
 def _seeded(cls, *args, **kwargs):
@@ -150,6 +191,19 @@ OBJECTIVES = {
         normalize=True),
     "AdaMEOWLoss": lambda tau, graph, dim: _seeded(AdaMEOWLoss, dim, hidden=4, tau=tau,
                                                    chunk_size=3),
+    # h2 is the corrupted graph's embedding; a seeded bilinear discriminator
+    "DGIObjective": lambda tau, graph, dim: _seeded(DGIObjective, dim),
+    # the corrupted views' embeddings: both views' rows shifted by one node
+    "MVGRLObjective": lambda tau, graph, dim: _with_step(
+        _seeded(MVGRLObjective, dim), lambda h1, h2: {"negatives": (h1.roll(1, 0), h2.roll(1, 0))}),
+    "BarlowTwins": lambda tau, graph, dim: BarlowTwins(),
+    "CCALoss": lambda tau, graph, dim: CCALoss(),
+    # the target network's embeddings: the other view's, without gradient
+    "BootstrapLoss": lambda tau, graph, dim: _with_step(
+        BootstrapLoss(), lambda h1, h2: {"target": (h2.detach(), h1.detach())}),
+    # positives: each node and its neighbours in the drawn graph
+    "CoContrastiveLoss": lambda tau, graph, dim: CoContrastiveLoss(
+        tau, positives=_self_and_neighbours(graph)),
 }
 # Objectives that compute the same loss by another path: (entry, reference entry).
 SAME_LOSS = [("InfoNCE blockwise", "InfoNCE dense"),
@@ -172,7 +226,12 @@ LOWER_BOUNDS = {
     "MEOWLoss": lambda tau: -2.0 / tau,
     # learned weights in (0, 1) scale the denominator down: no finite lower bound
     "AdaMEOWLoss": lambda tau: -math.inf,
+    # -tr(Z1^T Z2) of standardised columns is >= -d (each column's correlation <= 1), d <= 6 in
+    # these draws; the decorrelation terms are >= 0
+    "CCALoss": lambda tau: -6.0,
 }
+# Objectives that standardise each column over the batch: they refuse fewer rows, in one line
+MIN_ROWS = {"BarlowTwins": 2, "CCALoss": 2}
 
 PROPERTY = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -193,6 +252,7 @@ def test_registries_cover_the_public_classes():
     metapath = {name for name in augs if getattr(gcl.augment, name).input_kind.__name__
                 == "MetaPathGraph"}  # their properties: tests/test_metapath_augment.py
     covered = {key.split()[0] for key in AUGMENTATIONS}
+    augs -= NOT_VIEWS
     assert augs - metapath <= covered, f"add {sorted(augs - metapath - covered)} to AUGMENTATIONS"
     from test_metapath_augment import METAPATH_AUGMENTATIONS
 
@@ -315,6 +375,7 @@ def _loss_and_grads(objective, h1, h2):
 @given(pair=embedding_pairs(), tau=taus)
 def test_objective_is_finite_deterministic_and_leaves_inputs_alone(name, pair, tau):
     h1, h2, graph = pair
+    assume(h1.size(0) >= MIN_ROWS.get(name, 1))
     c1, c2, before = h1.clone(), h2.clone(), _snapshot(graph)
     loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau, graph, h1.size(1)), h1, h2)
     assert torch.equal(h1, c1) and torch.equal(h2, c2)
