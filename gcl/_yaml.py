@@ -216,8 +216,9 @@ def mixed_kinds(shipped: dict, defaults: dict) -> dict:
         dict: key -> frozenset of kinds (``"bool"``, ``"number"``, ``"str"``).
 
     Example:
-        >>> mixed_kinds({"datasets": {"x": {"t": "auto"}, "y": {"t": 0.1}}}, {"t": 1e-4})
-        {'t': frozenset({'number', 'str'})}
+        >>> kinds = mixed_kinds({"datasets": {"x": {"t": "auto"}, "y": {"t": 0.1}}}, {"t": 1e-4})
+        >>> {k: sorted(v) for k, v in kinds.items()}
+        {'t': ['number', 'str']}
     """
     seen: dict[str, set] = {}
     sections = [defaults, shipped.get("defaults") or {},
