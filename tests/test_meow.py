@@ -659,3 +659,16 @@ def test_init_option_picks_the_linear_initialisation():
             assert float(w.abs().max()) <= 64 ** -0.5
     with pytest.raises(ValueError, match="'init' of MEOWEncoder must be one of"):
         build({**base, "init": "kaiming"}, tiny_graph())
+
+
+def test_concentration_without_any_member_in_front_of_its_centroid_is_tau():
+    """One-dimensional unit embeddings of both signs can leave every centroid at the origin:
+    every score is 0, and φ = τ·0/0 was NaN (a case the property test drew)."""
+    from gcl.objectives.meow import cluster_concentration
+
+    phi = cluster_concentration(torch.zeros(6), torch.tensor([0, 0, 1, 1, 2, 2]), 3, 0.05)
+    assert torch.equal(phi, torch.full((3,), 0.05))
+    h1 = torch.tensor([[-6.79e-05], [5.07e-05], [5.64e-05], [-6.06e-05], [8.17e-05], [9.82e-05]])
+    h2 = torch.tensor([[-3.94e-05], [-2.80e-05], [4.98e-05], [-7.83e-05], [3.95e-05], [2.33e-05]])
+    loss = MEOWLoss(0.05, num_clusters=(2, 3), nredo=2, normalize=True)
+    assert torch.isfinite(loss(h1, h2))

@@ -28,6 +28,8 @@ def cluster_concentration(score: Tensor, assign: Tensor, k: int, tau: float) -> 
 
     φ_c = mean over members of √score / ln(n_c + 5); clusters with at most one member get the
     largest φ of the others; φ is clipped to its 10th-90th percentile and rescaled to mean τ.
+    When every φ is 0 (no member lies in front of its centroid, e.g. a centroid at the origin
+    in one dimension), every cluster gets φ = τ instead of the reference's 0/0.
 
     Args:
         score: ``[N]`` inner product of each point with its centroid.
@@ -52,7 +54,10 @@ def cluster_concentration(score: Tensor, assign: Tensor, k: int, tau: float) -> 
     phi = torch.where(big, phi, fill)
     lo, hi = torch.quantile(phi, 0.1), torch.quantile(phi, 0.9)
     phi = phi.clamp(min=float(lo), max=float(hi))
-    return tau * phi / phi.mean()
+    mean = phi.mean()
+    if not bool(mean > 0):  # every member at or behind its centroid (score <= 0): nothing to
+        return torch.full_like(phi, float(tau))  # rescale, so every cluster gets φ = τ
+    return tau * phi / mean
 
 
 def _chunk_rows(n: int, chunk: int):
