@@ -56,7 +56,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/adameow_loss.py
 	$(PY) benchmarks/pathsim_ties.py
 	$(PY) benchmarks/pot_orientation.py
-	$(PY) -m gcl.reporting --benchmarks
+	$(PY) benchmarks/report.py
 
 # No setup step: a lent GPU machine has no network; it runs with its own python (PY=python3).
 GPU_CHECK_OUT ?= gpu-check

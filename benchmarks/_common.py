@@ -1,7 +1,7 @@
 """Shared helpers of the benchmark scripts: peak-memory probes, timing, result files.
 
 Every benchmark writes one ``gcl-bench/1`` JSON file under ``benchmarks/results/``; the page
-``docs/benchmarks.md`` is generated from those files by ``python -m gcl.reporting --benchmarks``
+``docs/benchmarks.md`` is generated from those files by ``python benchmarks/report.py``
 (``make bench`` runs the scripts, then the generator).
 """
 
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import torch
+from report import BENCH_FORMAT  # benchmarks/report.py, beside this file
 
-from gcl.reporting import BENCH_FORMAT
 from gcl.results import device_description, versions, write_json
 
 RESULTS_DIR = Path(os.environ.get("GCL_BENCH_RESULTS") or Path(__file__).resolve().parent / "results")

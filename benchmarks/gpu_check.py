@@ -18,7 +18,7 @@ on the CPU, so that CI keeps the script working (``tests/test_gpu_check.py``).
 5. ``csgcl``: a 50-epoch CSGCL run on Amazon-Photo, to estimate the full protocol per seed.
 
 The records are at most six files (the device tool brings back eight); copy them into
-``benchmarks/results/`` and run ``python -m gcl.reporting --benchmarks`` to put them in
+``benchmarks/results/`` and run ``python benchmarks/report.py`` to put them in
 ``docs/benchmarks.md``. Datasets are read from ``--data-root`` (default ``$GCL_DATA``); a step
 skips, with a note, the graphs that are not there.
 

@@ -17,8 +17,8 @@ materialises several ``N x N`` buffers; when their estimated size exceeds ``--ma
 is not run and is recorded as ``not run`` with the estimate, to keep shared machines alive; a
 run that fails with an out-of-memory error is recorded as ``oom``.
 
-Writes ``benchmarks/results/pamc.json`` (format ``gcl-bench/1``); ``python -m gcl.reporting
---benchmarks`` renders it into ``docs/benchmarks.md``.
+Writes ``benchmarks/results/pamc.json`` (format ``gcl-bench/1``); ``python benchmarks/report.py``
+renders it into ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ BENCH_FORMAT = "gcl-bench/1"
 
 def bench_record(rows: list[dict], meta: dict) -> dict:
     """The measurements as one ``gcl-bench/1`` table (``benchmarks/results/pamc.json``), the
-    format ``python -m gcl.reporting --benchmarks`` renders into ``docs/benchmarks.md``."""
+    format ``python benchmarks/report.py`` renders into ``docs/benchmarks.md``."""
     from gcl.results import versions
 
     columns = ["graph", "N", "r", "nnz(S)", "variant", "loss ms", "loss peak MB", "step ms",

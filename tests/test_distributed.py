@@ -369,7 +369,8 @@ def test_distributed_benchmark_writes_its_table(tmp_path):
     of two, a ``gcl-bench/1`` record whose rows the benchmark page renders."""
     import json
 
-    from gcl.reporting import collect_benchmarks, render_benchmarks
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from report import collect_benchmarks, render_benchmarks
 
     proc = subprocess.run(
         [sys.executable, str(REPO / "benchmarks" / "distributed.py"), "--datasets", "synthetic",
