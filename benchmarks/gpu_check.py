@@ -24,12 +24,11 @@ skips, with a note, the graphs that are not there.
 
 Adding a step: a function ``step_<name>(ctx)`` in ``benchmarks/_gpu_steps.py`` that writes one
 record through ``Table``, registered in ``STEPS`` there, and a budget in :data:`BUDGETS` here.
-The multi-GPU comparison belongs there when distributed training exists: a ``scaling`` step,
-started by this driver only when ``torch.cuda.device_count() > 1`` (the summary records the
-count), that times GRACE epochs on Amazon-Computers and on the ogbn-products-sized graph with
-1 process and with ``torchrun --nproc-per-node N`` (same global batch, same epochs), and writes
-``gpu_scaling.json`` with columns world size, epoch s, speed-up over one GPU and peak MiB per
-GPU.
+The multi-GPU comparison is the ``scaling`` step (``benchmarks/_gpu_scaling.py``), among the
+default steps only when ``torch.cuda.device_count() > 1`` (the summary records the count): GRACE
+epochs on Amazon-Computers with 1 process and with ``torchrun --nproc-per-node N``, written to
+``gpu_scaling.json`` (world size, epoch ms, the loss's share, peak MiB per GPU, speed-up over one
+GPU). Asked for on fewer GPUs (``--steps scaling``), it records why it did not run.
 
 Usage:
     python benchmarks/gpu_check.py OUT_DIR                 # make gpu-check GPU_CHECK_OUT=DIR
@@ -50,10 +49,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_bench  # noqa: E402
+from _gpu_scaling import step_scaling  # noqa: E402
 from _gpu_steps import STEPS, Context  # noqa: E402
 
+STEPS = {**STEPS, "scaling": step_scaling}
 #: Each step's share of the time (seconds at full size, scaled to ``--budget-s``), in order.
-BUDGETS = {"tests": 110, "loss": 110, "methods": 110, "scale": 70, "csgcl": 50}
+BUDGETS = {"tests": 110, "loss": 110, "methods": 110, "scale": 70, "csgcl": 50, "scaling": 120}
+#: The steps run by default: all of them, the multi-GPU one only where several GPUs are visible.
+DEFAULT_STEPS = [s for s in BUDGETS if s != "scaling" or torch.cuda.device_count() > 1]
 #: A step starts only with at least this many seconds left.
 MIN_START_S = 20
 
@@ -61,7 +64,7 @@ MIN_START_S = 20
 def _headline(record: dict | None) -> str:
     """A one-line summary of a step's record for the table."""
     if not record or not record.get("rows"):
-        return "no rows"
+        return (record or {}).get("notes", ["no rows"])[0] if record else "no rows"
     cols, rows = record["columns"], record["rows"]
 
     def col(name):
@@ -81,6 +84,9 @@ def _headline(record: dict | None) -> str:
     if name == "gpu_scale":
         return "; ".join(f"{r} {p}: {s:.2f} s/epoch" for r, p, s in
                          zip(col("run"), col("precision"), col("epoch s (estimated for mini-batch)")))
+    if name == "gpu_scaling":
+        return "; ".join(f"{w} GPU(s): {e:.0f} ms/epoch, x{x:.2f}" for w, e, x in
+                         zip(col("world size"), col("epoch ms"), col("speed-up over 1 GPU")))
     if name == "gpu_csgcl":
         return f"{rows[0][0]}: about {rows[0][-1]:.0f} s per seed"
     return f"{len(rows)} rows"
@@ -107,7 +113,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("out", type=Path, help="folder for the records")
-    parser.add_argument("--steps", nargs="+", choices=list(BUDGETS), default=list(BUDGETS))
+    parser.add_argument("--steps", nargs="+", choices=list(BUDGETS), default=DEFAULT_STEPS)
     parser.add_argument("--budget-s", type=float, default=450.0,
                         help="time for all steps together")
     parser.add_argument("--tiny", action="store_true",

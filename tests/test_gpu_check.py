@@ -65,3 +65,20 @@ def test_a_step_stops_at_its_deadline(tmp_path):
     step_methods(ctx)
     record = json.loads((tmp_path / "gpu_methods.json").read_text())
     assert record["rows"] == [] and "time budget" in record["notes"][0]
+
+
+def test_scaling_step_says_why_it_did_not_run_on_fewer_than_two_gpus(tmp_path):
+    """The multi-GPU step is not a default step here; asked for, it records the GPU count."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import gpu_check
+    import torch
+
+    if torch.cuda.device_count() > 1:
+        pytest.skip("several GPUs: the step runs for real")
+    assert "scaling" not in gpu_check.DEFAULT_STEPS
+    assert gpu_check.main([str(tmp_path), "--steps", "scaling", "--budget-s", "60"]) == 0
+    record = json.loads((tmp_path / "gpu_scaling.json").read_text())
+    assert record["rows"] == []
+    assert record["notes"][0].startswith(f"not run: {torch.cuda.device_count()} GPU(s) visible")
+    summary = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert summary["rows"][0][:2] == ["scaling", "ok"] and "not run" in summary["rows"][0][-1]
