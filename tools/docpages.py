@@ -100,19 +100,28 @@ def _fmt(value) -> str:
 
 
 def _arg_docs(func) -> dict[str, str]:
-    """``name -> meaning`` from a Google-style ``Args:`` section, without ``(default: ...)``."""
+    """``name -> meaning`` from a Google-style ``Args:`` section, without ``(default: ...)``;
+    ``a, b: as for :func:`module.recipe``` takes that recipe's meanings of ``a`` and ``b``."""
+    import importlib
+
     doc = inspect.getdoc(func) or ""
     block = doc.split("Args:", 1)[1] if "Args:" in doc else ""
     block = re.split(r"\n\S", block, maxsplit=1)[0]
-    out, name = {}, None
+    out, names = {}, []
     for line in block.splitlines():
-        match = re.match(r"^    (\w+): (.*)$", line)
+        match = re.match(r"^    (\w+(?:, \w+)*): (.*)$", line)
         if match:
-            name = match.group(1)
-            out[name] = match.group(2)
-        elif name and line.startswith("      "):
-            out[name] += " " + line.strip()
-    for key, text in out.items():
+            names = match.group(1).split(", ")
+            out.update(dict.fromkeys(names, match.group(2)))
+        elif names and line.startswith("      "):
+            for name in names:
+                out[name] += " " + line.strip()
+    for key, text in out.items():  # "as for :func:`module.recipe`": that recipe's meaning
+        ref = re.fullmatch(r"as for :func:`~?([\w.]+)`\.?", text.strip())
+        if ref:
+            module, _, attr = ref.group(1).rpartition(".")
+            out[key] = _arg_docs(getattr(importlib.import_module(module), attr)).get(key, text)
+            continue
         text = re.sub(r"\s*\((?:default|defaults?)[^()]*(?:\([^()]*\)[^()]*)*\)\.?\s*$", "", text)
         text = re.sub(r":(?:class|func|mod|meth):`~?([^`]+)`", r"`\1`", text).replace("``", "`")
         out[key] = text.rstrip(".;, ").replace("|", "\\|")

@@ -58,14 +58,7 @@ def csgcl(in_channels: int, *, hidden: int = 256, proj_hidden: int = 64,
         block_size: Team-up's dense/blockwise choice (see :func:`gcl.objectives.info_nce`).
         lr: Adam learning rate (default: 0.01).
         weight_decay: Adam weight decay (default: 1e-5).
-        keep_blocks_mb: keep the loss's similarity blocks for its backward pass when they fit
-            in this many MiB (faster, more memory; see :class:`gcl.objectives.InfoNCE`)
-            (default: ``None``, off).
-        precision: the loss's similarity products: ``"fp32"`` (exact), ``"tf32"`` or
-            ``"bf16"`` (see :mod:`gcl.objectives.precision`) (default: ``"fp32"``).
-        device: training device (default: ``"auto"``).
-        seed: seed everything when training starts (default: ``None``).
-        progress: progress bar (default: only on a terminal).
+        keep_blocks_mb, precision, device, seed, progress: as for :func:`gcl.methods.grace`.
 
     Returns:
         Pipeline: ready to ``fit``. Defaults are the reference's Amazon-Photo configuration,
