@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _procs import wait_for_file
 
 import gcl.methods.runner as runner
 from gcl import LambdaCallback, Pipeline
@@ -67,18 +68,6 @@ def _small_data(dataset, config, *, root=None, seed=0):
     return synthetic(**SMALL, seed=seed)
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 180.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            raise AssertionError(f"training exited early ({proc.returncode}): {err.decode()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"no checkpoint at {path} after {timeout} s")
-        time.sleep(0.05)
-
-
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 def test_sigkill_mid_run_then_resume_gives_identical_embeddings(tmp_path, monkeypatch):
     ckpt_dir = tmp_path / "ckpt"
@@ -92,7 +81,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(tmp_path, monkey
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ckpt = ckpt_dir / "seed-4" / CHECKPOINT_FILE
     try:
-        _wait_for(ckpt, proc)
+        wait_for_file(ckpt, proc, 180.0)
         time.sleep(1.5)  # one or two more epochs run and are lost with the process
         assert proc.poll() is None, "training finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)

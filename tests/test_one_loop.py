@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from _procs import wait_for_file
 
 import gcl.methods.runner as runner
 from gcl import seed_everything
@@ -239,18 +240,6 @@ KILL_ARGS = {
 }
 
 
-def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if proc.poll() is not None:
-            _, err = proc.communicate()
-            raise AssertionError(f"training exited early ({proc.returncode}): {err.decode()}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise AssertionError(f"no checkpoint at {path} after {timeout} s")
-        time.sleep(0.05)
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals")
 @pytest.mark.parametrize("method", ["meow", "adameow", "pamc", "bgrl", "heco"])
@@ -268,7 +257,7 @@ def test_sigkill_mid_run_then_resume_gives_identical_embeddings(method, tmp_path
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     ckpt = ckpt_dir / "seed-2" / "last.pt"
     try:
-        _wait_for(ckpt, proc)
+        wait_for_file(ckpt, proc, 240.0)
         time.sleep(1.5)
         assert proc.poll() is None, "training finished before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
