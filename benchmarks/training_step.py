@@ -1,12 +1,13 @@
 """Each method's training-step time and peak memory on the benchmark graphs.
 
 For every registered method and dataset the method is configured for, a fresh process loads the
-graph, builds the method's pipeline from its shipped configuration, runs ``--warmup`` epochs
-(plus the method's own ``warmup_epochs``, which train with another loss), then times ``--epochs``
-more; the figures are the median epoch time and the peak memory of the timed epochs above the
-level after loading the graph and building the model (CPU: peak resident set size, with the C
-heap trimmed before the base reading and again before the timed epochs; CUDA: the allocator's
-peak).
+graph, builds the method's pipeline from its shipped configuration, runs ``--warmup`` epochs (plus
+the epochs in which the method's objective trains with another loss, such as gcn-pamc's InfoNCE
+warm-up; a learning-rate warm-up, such as BGRL's or G-BT's, is part of the training step and adds
+nothing), then times ``--epochs`` more; the figures are the median epoch time and the peak memory of
+the timed epochs above the level after loading the graph and building the model (CPU: peak resident
+set size, with the C heap trimmed before the base reading and again before the timed epochs; CUDA:
+the allocator's peak).
 
 Usage:
     python benchmarks/training_step.py
@@ -37,6 +38,18 @@ from _common import (  # noqa: E402
 DATASETS = ["cora", "amazon-photo", "amazon-computers", "coauthor-cs", "acm"]
 
 
+def loss_warmup_epochs(module) -> int:
+    """Epochs in which ``module``'s objective trains with another loss before its own (0 when
+    it has no such phase): the objective's ``warmup_epochs``, e.g. PamC's InfoNCE warm-up.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> loss_warmup_epochs(NS(objective=NS(warmup_epochs=3))), loss_warmup_epochs(NS())
+        (3, 0)
+    """
+    return int(getattr(getattr(module, "objective", None), "warmup_epochs", 0) or 0)
+
+
 def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> dict:
     from gcl.methods import get_method, load_config
     from gcl.methods.runner import default_fit, load_method_data, protocol_callbacks
@@ -57,8 +70,10 @@ def worker(method: str, dataset: str, device: str, warmup: int, epochs: int) -> 
     else:
         trim_heap()
         base = current_rss_mb()
-    # a method's own warm-up phase (gcn-pamc's InfoNCE epochs) is not its training step
-    fit(pipe, data, {**config, "epochs": warmup + int(config.get("warmup_epochs") or 0)})
+    # a phase in which the objective trains with another loss (gcn-pamc's InfoNCE epochs) is not
+    # the method's training step; the objective says how long it is, since the configuration key
+    # of the same name means a learning-rate warm-up for other methods (BGRL: 1000 epochs)
+    fit(pipe, data, {**config, "epochs": warmup + loss_warmup_epochs(pipe)})
     # the peak counts the timed epochs only, above the level before the first epoch: what
     # training holds (optimiser state, caches) plus the step's own peak; the allocator's
     # leftovers from the warm-up are handed back first so that they neither hide nor inflate it

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import statistics
 import sys
+import time
 from pathlib import Path
 
 from ._utils import check_positive, resolve_device, seed_everything
@@ -66,7 +67,14 @@ def estimate_cost(method: str, dataset: str, *, epochs: int = 3, seeds: int = 3,
     data = load_method_data(dataset, config, root=data_root, seed=0)
     module = spec.build({**config, "device": str(dev), "progress": False, "seed": 0}, data)
     apply_plugins(module, config)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     history = module.fit(data, epochs=int(epochs))
+    share = (cpu_share(time.process_time() - cpu0, time.perf_counter() - wall0)
+             if dev.type == "cpu" else None)  # on a GPU the host mostly waits
+    if share is not None and share < BUSY_SHARE:
+        print(f"gcl estimate: warning: the timed epochs got {share:.2f} of the CPU their "
+              f"{_threads()} thread(s) could use: the machine is busy and the estimate is high; "
+              "measure again with other work paused", file=sys.stderr)
     times = [float(e["time_s"]) for e in history.epochs]
     median = statistics.median(times)
     full = int(config["epochs"])
@@ -84,11 +92,36 @@ def estimate_cost(method: str, dataset: str, *, epochs: int = 3, seeds: int = 3,
         "seeds": int(seeds),
         "estimated_s": median * full * int(seeds),
         "peak_mem_mb": float(history.meta.get("peak_mem_mb") or 0.0),
+        "cpu_share": share,
         "device": device_description(dev),
         "versions": versions(),
         "command": _command_line(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+#: Below this share of the CPU the timed epochs ran on a busy machine (a warning says so).
+BUSY_SHARE = 0.8
+
+
+def _threads() -> int:
+    import torch
+
+    return max(int(torch.get_num_threads()), 1)
+
+
+def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float:
+    """The share of the CPU the measuring process got: its CPU time over what its ``threads``
+    torch threads could have used in ``wall_s`` (about 1 on an idle machine, 0.5 when another
+    busy process shares each core). Estimates record it, so that one timed on a loaded machine
+    shows it.
+
+    Example:
+        >>> cpu_share(3.0, 4.0, threads=1), cpu_share(3.0, 2.0, threads=2)
+        (0.75, 0.75)
+    """
+    threads = _threads() if threads is None else max(int(threads), 1)
+    return float(cpu_s) / max(float(wall_s) * threads, 1e-9)
 
 
 def collect_estimates(results_dir="results") -> list[dict]:
@@ -138,7 +171,8 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
            "Too long for the machine the records were made on: the first epochs of the shipped "
            "configuration were timed there (`python -m gcl.estimate`) and extrapolated to the "
            "full run and all seeds (for a method that stops early, the epoch budget is an upper "
-           "bound).\n",
+           "bound). The device column gives the share of the CPU the timing got (about 1 on "
+           "an idle machine; lower means a busy one and a high estimate).\n",
            "| method | dataset | epochs × seeds | s/epoch measured | estimated time | "
            "peak MiB | device | record |",
            "|---|---|---|---|---|---|---|---|"]
@@ -147,7 +181,7 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
         out.append(f"| {e['label']} | {e['dataset']} | {e['full_epochs']} × {e['seeds']} | "
                    f"{e['epoch_s_median']:.2f} ({e['measured_epochs']} epochs) | "
                    f"{_duration(e['estimated_s'])}{bound} | {e.get('peak_mem_mb', 0):.0f} | "
-                   f"{e.get('device', '–')} | `results/{e['_file']}` |")
+                   f"{e.get('device', '–')}{_share(e)} | `results/{e['_file']}` |")
     out.append("")
     out.append("Commands:\n")
     for e in pending:
@@ -156,6 +190,11 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
                    f"--seeds {e['seeds']}` (estimate: `{shown_command(e.get('command', ''))}`)")
     out.append("")
     return out
+
+
+def _share(estimate: dict) -> str:
+    share = estimate.get("cpu_share")
+    return "" if share is None else f", CPU share {share:.2f}"
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -101,6 +101,23 @@ def test_training_step_peak_counts_the_timed_epochs(tmp_path):
     assert record["rows"][0][4] > 0 and record["rows"][0][5] > 1
 
 
+def test_training_step_skips_only_a_loss_warm_up():
+    """gcn-pamc's ``warmup_epochs`` trains with InfoNCE first (not its step: skipped before the
+    timing); BGRL's key of the same name is a learning-rate warm-up (1000 epochs on Photo) and
+    must not add epochs to the benchmark's warm-up."""
+    from training_step import loss_warmup_epochs
+
+    from gcl.data import synthetic
+    from gcl.methods import get_method, load_config
+
+    data = synthetic(num_nodes=40, num_features=8, num_classes=2, seed=0)
+    bgrl = load_config("bgrl", "synthetic")
+    assert bgrl["warmup_epochs"] == 20
+    assert loss_warmup_epochs(get_method("bgrl").build({**bgrl, "device": "cpu"}, data)) == 0
+    pamc = {**load_config("gcn-pamc", "synthetic"), "warmup_epochs": 7, "device": "cpu"}
+    assert loss_warmup_epochs(get_method("gcn-pamc").build(pamc, data)) == 7
+
+
 def test_committed_benchmark_page_matches_the_result_files():
     page = (REPO / "docs" / "benchmarks.md").read_text()
     expected = render_benchmarks(collect_benchmarks(REPO / "benchmarks" / "results"))
