@@ -1,6 +1,7 @@
-"""Every example command the documentation shows (README, docs pages, the examples' own
-docstrings) parses under that example's argparse: a renamed or misspelt option in a shown command
-fails here instead of in a reader's terminal."""
+"""Every command the documentation shows is one the code accepts: each ``examples/NAME.py ...``
+(README, docs pages, the examples' own docstrings) parses under that example's argparse, and each
+``--option`` of a ``gcl SUB ...`` command (README and docs) is an option of SUB. A renamed or
+misspelt option in a shown command fails here instead of in a reader's terminal."""
 
 from __future__ import annotations
 
@@ -59,3 +60,61 @@ def test_a_misspelt_option_is_caught(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         _parse("ogbn_arxiv", ["--method", "bgrl"], monkeypatch)
     assert "unrecognized arguments: --method" in capsys.readouterr().err
+
+
+GCL = re.compile(r"(?:`|\$ )gcl ([a-z]+)((?:[ \t]+[^\s`#|]+)*)")
+
+
+def shown_gcl_commands() -> list[tuple[str, str, list[str]]]:
+    """(where, subcommand, options) of each ``gcl SUB ...`` command in the README and docs:
+    inline code and code-block lines; a fragment may leave out required options."""
+    found = []
+    for path in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        fenced = False
+        for lineno, line in enumerate(path.read_text().splitlines(), 1):
+            if line.lstrip().startswith("```"):
+                fenced = not fenced
+            text = line.strip().split(" # ")[0]
+            for match in GCL.finditer(("`" if fenced else "") + text):
+                try:
+                    args = shlex.split(match.group(2))
+                except ValueError:  # an unbalanced quote in prose: not a command
+                    continue
+                found.append((f"{path.relative_to(REPO)}:{lineno}", match.group(1), args))
+    return found
+
+
+def unknown_options(commands) -> list[str]:
+    """The subcommands and ``--options`` of ``commands`` that the ``gcl`` parser lacks."""
+    import argparse
+
+    from gcl.cli_args import build_parser
+
+    subparsers = next(a for a in build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction)).choices
+    bad = []
+    for where, command, args in commands:
+        if command not in subparsers:
+            bad.append(f"{where}: gcl {command}: no such subcommand")
+            continue
+        known = subparsers[command]._option_string_actions
+        bad += [f"{where}: gcl {command} {opt.split('=')[0]}: no such option"
+                for opt in args if opt.startswith("--") and opt.split("=")[0] not in known]
+    return bad
+
+
+def test_every_option_of_a_shown_gcl_command_exists():
+    """Each ``--option`` in a ``gcl SUB ...`` command the docs show is an option of SUB (the
+    whole command need not be complete: prose shows fragments such as ``gcl merge --fill``)."""
+    commands = shown_gcl_commands()
+    assert len(commands) > 50 and {"train", "reproduce", "compare"} <= {c for _, c, _ in commands}
+    assert sum(len(args) for _, _, args in commands) > 100  # options, not just bare names
+    bad = unknown_options(commands)
+    assert not bad, "\n".join(bad)
+
+
+def test_a_misspelt_gcl_option_or_subcommand_is_caught():
+    bad = unknown_options([("x.md:1", "train", ["--method", "grace", "--epoch", "3"]),
+                           ("x.md:2", "reproduse", []), ("x.md:3", "merge", ["--fill=a=b"])])
+    assert bad == ["x.md:1: gcl train --epoch: no such option",
+                   "x.md:2: gcl reproduse: no such subcommand"]
