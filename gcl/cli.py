@@ -58,7 +58,9 @@ def format_metrics_table(record: dict) -> str:
     epoch = t.get("epoch_s_median")
     lines.append(f"{'train time':<{width}}  {t['train_s']:.1f} s per run"
                  + (f", median epoch {1000 * epoch:.1f} ms" if epoch else "")
-                 + f", peak memory {t['peak_mem_mb']:.0f} MiB")
+                 + f", peak memory {t['peak_mem_mb']:.0f} MiB"
+                 + (f", CPU share {t['cpu_share']:.2f}" if t.get("cpu_share") is not None
+                    else ""))
     return "\n".join(lines)
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as _dt
 import statistics
 import sys
-import time
 from pathlib import Path
 
 from ._utils import check_positive, resolve_device, seed_everything
@@ -67,10 +66,8 @@ def estimate_cost(method: str, dataset: str, *, epochs: int = 3, seeds: int = 3,
     data = load_method_data(dataset, config, root=data_root, seed=0)
     module = spec.build({**config, "device": str(dev), "progress": False, "seed": 0}, data)
     apply_plugins(module, config)
-    cpu0, wall0 = time.process_time(), time.perf_counter()
     history = module.fit(data, epochs=int(epochs))
-    share = (cpu_share(time.process_time() - cpu0, time.perf_counter() - wall0)
-             if dev.type == "cpu" else None)  # on a GPU the host mostly waits
+    share = history.meta.get("cpu_share")  # measured by the loop, on the CPU only
     if share is not None and share < BUSY_SHARE:
         print(f"gcl estimate: warning: the timed epochs got {share:.2f} of the CPU their "
               f"{_threads()} thread(s) could use: the machine is busy and the estimate is high; "
@@ -108,20 +105,6 @@ def _threads() -> int:
     import torch
 
     return max(int(torch.get_num_threads()), 1)
-
-
-def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float:
-    """The share of the CPU the measuring process got: its CPU time over what its ``threads``
-    torch threads could have used in ``wall_s`` (about 1 on an idle machine, 0.5 when another
-    busy process shares each core). Estimates record it, so that one timed on a loaded machine
-    shows it.
-
-    Example:
-        >>> cpu_share(3.0, 4.0, threads=1), cpu_share(3.0, 2.0, threads=2)
-        (0.75, 0.75)
-    """
-    threads = _threads() if threads is None else max(int(threads), 1)
-    return float(cpu_s) / max(float(wall_s) * threads, 1e-9)
 
 
 def collect_estimates(results_dir="results") -> list[dict]:

@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 
 from .recordcheck import check_record
+from .training.history import mean_cpu_share
 
 __all__ = ["merge_records", "compare_records"]
 
@@ -37,8 +38,9 @@ def merge_records(records: list[dict], fill: dict | None = None) -> dict:
     with all the seeds would have written: the runs are concatenated in seed order and every
     metric is summarised again over all runs. The records must agree on method, dataset, the
     full configuration, device, label, protocol and configuration file, and their seeds must
-    not overlap. Timing: ``train_s`` is the mean over all runs, ``peak_mem_mb`` the maximum,
-    ``epoch_s_median`` the median of the records' medians (per-epoch times are not kept).
+    not overlap. Timing: ``train_s`` (and ``cpu_share``, when every run has it) is the mean
+    over all runs, ``peak_mem_mb`` the maximum, ``epoch_s_median`` the median of the records'
+    medians (per-epoch times are not kept).
     ``merged_from`` lists the source records' commands and creation times; ``command`` is the
     single equivalent command when the seeds form a contiguous range (each run seeds itself,
     so the runs do not depend on which process ran them).
@@ -126,6 +128,7 @@ def merge_records(records: list[dict], fill: dict | None = None) -> dict:
         "train_s": statistics.fmean(run["train_s"] for run in runs),
         "epoch_s_median": statistics.median(medians) if medians else None,
         "peak_mem_mb": max(peaks) if peaks else None,
+        **mean_cpu_share(runs),
     }
     newest = max(records, key=lambda r: r.get("created", ""))
     merged = dict(newest)

@@ -126,6 +126,8 @@ def check_record(record: Any, source: str = "the record") -> dict:
     timing = record["timing"]
     if not isinstance(timing, dict) or not _number(timing.get("train_s", 0.0)):
         raise bad("'timing'", f"must be a mapping with a numeric train_s, got {excerpt(timing)}")
+    if "cpu_share" in timing and not _number(timing["cpu_share"]):
+        raise bad("'timing'.cpu_share", f"must be a number, got {excerpt(timing['cpu_share'])}")
     runs = record["runs"]
     if not isinstance(runs, list):
         raise bad("'runs'", f"must be a list, got {excerpt(runs)}")
@@ -150,6 +152,7 @@ def check_record(record: Any, source: str = "the record") -> dict:
             first = next((v for v in loss if not _number(v, finite=False)), loss) \
                 if isinstance(loss, list) else loss
             raise bad(f"{where}.loss", f"must be a list of numbers, got {excerpt(first)}")
-        if "train_s" in run and not _number(run["train_s"]):
-            raise bad(f"{where}.train_s", f"must be a number, got {excerpt(run['train_s'])}")
+        for key in ("train_s", "cpu_share"):
+            if key in run and not _number(run[key]):
+                raise bad(f"{where}.{key}", f"must be a number, got {excerpt(run[key])}")
     return record

@@ -35,6 +35,9 @@ row's record (`command` field) and regenerate.
 Scores are percentages, mean ± std (population) over the seeds listed; each seed's value is its
 mean over splits (linear probe) or k-means restarts (clustering). "paper" is the number the
 method's paper or reference reports for the same dataset and metric, where known.
+"train s/run" is wall-clock training time; where a record has it, the device column adds the
+share of the CPU the training got (about 1 on an idle machine; well below 1 means other work
+shared the cores and the time is longer than the run needs).
 """
 
 
@@ -248,7 +251,9 @@ def render_reproduction(records: list[dict], paper: list[dict],
                         notes.append((label, m, p["source"]))
             t = r.get("timing", {})
             cells.append(f"{t['train_s']:.1f}" if t.get("train_s") is not None else "–")
-            cells.append(r.get("device", "–"))
+            share = t.get("cpu_share")
+            cells.append(r.get("device", "–")
+                         + (f", CPU share {share:.2f}" if share is not None else ""))
             cells.append(f"`results/{r['_file']}`")
             out.append("| " + " | ".join(cells) + " |")
         # published baselines without a run of ours, as rows of their own

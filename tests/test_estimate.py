@@ -36,14 +36,13 @@ def test_pending_runs_are_listed_until_a_record_exists(tmp_path):
 def test_an_estimate_records_the_cpu_share_and_warns_on_a_busy_machine(monkeypatch, capsys):
     """An estimate timed while other work held the cores is too high (BGRL's first estimates were
     7-10x): the record carries the CPU share of its timing, a low one warns, the page shows it."""
-    import gcl.estimate as est
+    import gcl.training.loop as loop
+    from gcl.training.history import cpu_share
 
     rec = estimate_cost("grace", "synthetic", epochs=2, seeds=1)
     assert 0 < rec["cpu_share"] <= 1.5
-    assert est.cpu_share(1.0, 4.0, threads=1) == 0.25  # one CPU second in four wall seconds
-    assert est.cpu_share(3.0, 2.0, threads=2) == 0.75
-    real = est.cpu_share
-    monkeypatch.setattr(est, "cpu_share", lambda cpu_s, wall_s: real(cpu_s, 4 * wall_s, 1))
+    # the same fit as if three other processes had shared the core: a quarter of the CPU
+    monkeypatch.setattr(loop, "cpu_share", lambda cpu_s, wall_s: cpu_share(cpu_s, 4 * wall_s))
     busy = estimate_cost("grace", "synthetic", epochs=2, seeds=1)
     assert busy["cpu_share"] < 0.4
     assert "the machine is busy" in capsys.readouterr().err

@@ -15,6 +15,7 @@ from ..callbacks import CostEstimate
 from ..distributed import get_world
 from ..manifest import prepare_run
 from ..results import make_record
+from ..training.history import mean_cpu_share
 from .base import get_method, load_config
 
 __all__ = ["run", "default_evaluate", "default_fit", "protocol_callbacks", "load_method_data",
@@ -333,6 +334,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
             "metrics": {k: v["mean"] if isinstance(v, dict) else v for k, v in scores.items()},
             "metrics_detail": scores,
             "train_s": train_s,
+            **({"cpu_share": history.meta["cpu_share"]} if "cpu_share" in history.meta else {}),
             "epochs": len(history.epochs),
             "loss": [e["loss"] for e in history.epochs],
             "evals": history.evals,
@@ -352,6 +354,7 @@ def run(method: str, dataset: str, *, config_path=None, overrides: dict | None =
         "train_s": statistics.fmean(run_["train_s"] for run_ in per_run),
         "epoch_s_median": statistics.median(epoch_times) if epoch_times else None,
         "peak_mem_mb": peak,
+        **mean_cpu_share(per_run),
     }
     record = make_record(method=spec.name, dataset=dataset, config=config, seeds=seeds,
                          metrics=metrics, timing=timing, device=dev, runs=per_run)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["History", "NonFiniteLossError", "peak_memory_mb"]
+__all__ = ["History", "NonFiniteLossError", "cpu_share", "mean_cpu_share", "peak_memory_mb"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -62,6 +62,44 @@ def peak_memory_mb(device: torch.device) -> float:
         return float("nan")
 
 
+def cpu_share(cpu_s: float, wall_s: float, threads: int | None = None) -> float:
+    """The share of the CPU a process got while it trained: its CPU time over what its
+    ``threads`` torch threads could have used in ``wall_s`` (about 1 on an idle machine, 0.5 when
+    another busy process shares each core). Records and estimates carry it, so that a time
+    measured on a loaded machine shows it.
+
+    Args:
+        cpu_s: the process's CPU time (:func:`time.process_time`) over the span.
+        wall_s: the span's wall-clock time.
+        threads: torch threads (default: :func:`torch.get_num_threads`).
+
+    Returns:
+        float: the share (above 1 when other threads of the process, such as data loading,
+        worked too).
+
+    Example:
+        >>> cpu_share(3.0, 4.0, threads=1), cpu_share(3.0, 2.0, threads=2)
+        (0.75, 0.75)
+    """
+    threads = torch.get_num_threads() if threads is None else threads
+    return float(cpu_s) / max(float(wall_s) * max(int(threads), 1), 1e-9)
+
+
+def mean_cpu_share(runs: list[dict]) -> dict:
+    """``{"cpu_share": mean}`` over ``runs`` when every run recorded the share of the CPU it
+    trained with (see :func:`cpu_share`), else ``{}``: a record's timing
+    says whether its times were taken on a busy machine.
+
+    Example:
+        >>> mean_cpu_share([{"cpu_share": 0.5}, {"cpu_share": 1.0}]), mean_cpu_share([{}])
+        ({'cpu_share': 0.75}, {})
+    """
+    shares = [run.get("cpu_share") for run in runs]
+    if not shares or any(s is None for s in shares):
+        return {}
+    return {"cpu_share": sum(shares) / len(shares)}
+
+
 @dataclass
 class History:
     """What a training run recorded (:meth:`gcl.Pipeline.fit` and every other module's ``fit``).
@@ -69,7 +107,8 @@ class History:
     Attributes:
         epochs: one dict per epoch with ``epoch``, ``loss``, ``time_s`` and any logged loss parts.
         evals: one dict per periodic evaluation (``epoch`` plus the scores).
-        meta: run-level facts (``train_s``, ``epoch_s_median``, ``peak_mem_mb``, ``device``, ...).
+        meta: run-level facts (``train_s``, ``cpu_s``, ``cpu_share`` on the CPU,
+            ``epoch_s_median``, ``peak_mem_mb``, ``device``, ...).
 
     Example:
         >>> h = History(epochs=[{"epoch": 1, "loss": 2.0}, {"epoch": 2, "loss": 1.5}])

@@ -14,7 +14,7 @@ import torch
 
 from .._utils import check_positive, seed_everything
 from ..distributed.training import LocalFit, fit_context
-from .history import NonFiniteLossError, peak_memory_mb
+from .history import NonFiniteLossError, cpu_share, peak_memory_mb
 from .inputs import check_batch, check_cpu_precision, check_loader_graph
 from .state import CHECKPOINT_FILE
 
@@ -191,8 +191,9 @@ class Trainer:
 
             bar = tqdm(total=target - module.epoch, desc="train", unit="epoch", leave=False)
         last_finite = history.epochs[-1]["loss"] if history.epochs else None
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         prior_train_s = history.meta.get("train_s", 0.0)
+        prior_cpu_s = history.meta.get("cpu_s", 0.0)
         stop = False
         try:
             while module.epoch < target:
@@ -219,7 +220,8 @@ class Trainer:
                 if ckpt is not None and self._ranks.writes and not stop \
                         and epoch % self.checkpoint_every == 0 and epoch < target:
                     # the training time so far travels with the checkpoint (kept on resume)
-                    history.meta["train_s"] = prior_train_s + time.perf_counter() - start
+                    history.meta.update(train_s=prior_train_s + time.perf_counter() - start,
+                                        cpu_s=prior_cpu_s + time.process_time() - cpu_start)
                     module.save(ckpt, callbacks=self.callbacks)
                 if stop:
                     break
@@ -227,8 +229,13 @@ class Trainer:
             if bar is not None:
                 bar.close()
             times = [e["time_s"] for e in history.epochs]
+            train_s = prior_train_s + time.perf_counter() - start
+            cpu_s = prior_cpu_s + time.process_time() - cpu_start
+            if module.device.type == "cpu":  # on a GPU the host mostly waits: no share
+                history.meta["cpu_share"] = cpu_share(cpu_s, train_s)
             history.meta.update(
-                train_s=prior_train_s + time.perf_counter() - start,
+                train_s=train_s,
+                cpu_s=cpu_s,
                 epoch_s_median=statistics.median(times) if times else None,
                 peak_mem_mb=peak_memory_mb(module.device),
                 device=str(module.device),
