@@ -21,6 +21,35 @@ __all__ = ["merge_records", "compare_records"]
 _MERGE_KEYS = ("method", "dataset", "config", "device", "label", "protocol", "config_file")
 
 
+def config_difference(configs: list[dict]) -> str:
+    """The message for records whose configurations differ: each differing key with its value
+    per record ("missing" where a record lacks it), and the ``--fill`` that would give an older
+    record a key it lacks.
+
+    Example:
+        >>> msg = config_difference([{"lr": 0.1, "tau": 1}, {"lr": 0.1, "tau": 2, "init": "x"}])
+        >>> msg.split(": ", 1)[1].split("; a key")[0]
+        "init: missing | 'x'; tau: 1 | 2"
+        >>> "--fill KEY=VALUE" in msg
+        True
+    """
+    missing = object()
+    keys = sorted({k for c in configs for k in c})
+    parts, lacking = [], False
+    for k in keys:
+        values = [c.get(k, missing) for c in configs]
+        shown = [json.dumps(v, sort_keys=True, default=str) for v in values if v is not missing]
+        if len(set(shown)) > 1 or len(shown) < len(values):
+            lacking = lacking or len(shown) < len(values)
+            parts.append(f"{k}: " + " | ".join("missing" if v is missing else repr(v)
+                                               for v in values))
+    msg = "cannot merge records that differ in 'config': " + "; ".join(parts)
+    if lacking:
+        msg += ("; a key that older records lack can be given the value their code used with "
+                "--fill KEY=VALUE (gcl merge) / fill={KEY: VALUE}")
+    return msg
+
+
 def _seed_options(command: str, seeds: list[int]) -> str:
     """``command`` with its ``--seeds``/``--seed``/``--runs`` options replaced by the merged
     range (only called for a contiguous range)."""
@@ -98,6 +127,8 @@ def merge_records(records: list[dict], fill: dict | None = None) -> dict:
     for key in _MERGE_KEYS:
         values = [json.dumps(r.get(key), sort_keys=True, default=str) for r in records]
         if len(set(values)) > 1:
+            if key == "config":
+                raise ValueError(config_difference([r.get("config") or {} for r in records]))
             raise ValueError(f"cannot merge records that differ in {key!r}: "
                              + ", ".join(sorted(set(values))[:3]))
     for r in records:

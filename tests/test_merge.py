@@ -39,8 +39,11 @@ def test_merge_refuses_overlap_other_config_and_single_record(records):
         merge_records([parts[0], parts[0]])
     other = json.loads(json.dumps(parts[1]))
     other["config"]["lr"] = 123.0
-    with pytest.raises(ValueError, match="'config'"):
+    with pytest.raises(ValueError, match="'config'") as err:
         merge_records([parts[0], other])
+    # the message names the key and both values, not two whole configurations
+    assert f"lr: {parts[0]['config']['lr']!r} | 123.0" in str(err.value)
+    assert "--fill" not in str(err.value) and "epochs" not in str(err.value)
     relabeled = {**parts[1], "label": "GRACE+POT"}
     with pytest.raises(ValueError, match="'label'"):
         merge_records([parts[0], relabeled])
@@ -53,8 +56,9 @@ def test_merge_fills_a_key_that_older_records_lack(records):
     older = json.loads(json.dumps(parts[1]))  # written before the code had the key "init"
     newer = json.loads(json.dumps(parts[0]))
     newer["config"]["init"] = "xavier"
-    with pytest.raises(ValueError, match="'config'"):
+    with pytest.raises(ValueError, match="'config'") as err:
         merge_records([older, newer])
+    assert "init: missing | 'xavier'" in str(err.value) and "--fill KEY=VALUE" in str(err.value)
     merged = merge_records([older, newer], fill={"init": "xavier"})
     assert merged["config"]["init"] == "xavier" and merged["seeds"] == [0, 1]
     # merged_from is in seed order: the older record is seed 0
