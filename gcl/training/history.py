@@ -90,6 +90,12 @@ def mean_cpu_share(runs: list[dict]) -> dict:
     trained with (see :func:`cpu_share`), else ``{}``: a record's timing
     says whether its times were taken on a busy machine.
 
+    Args:
+        runs: per-run entries of a record (each may hold ``cpu_share``).
+
+    Returns:
+        dict: ``{"cpu_share": mean}``, or ``{}`` when a run lacks it.
+
     Example:
         >>> mean_cpu_share([{"cpu_share": 0.5}, {"cpu_share": 1.0}]), mean_cpu_share([{}])
         ({'cpu_share': 0.75}, {})
