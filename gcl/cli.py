@@ -47,6 +47,8 @@ def format_metrics_table(record: dict) -> str:
         >>> print(format_metrics_table(rec).splitlines()[2])
         accuracy   80.00 ±  0.00
     """
+    from .training.history import share_suffix
+
     rows = [(name, f"{100 * m['mean']:6.2f} ± {100 * m['std']:5.2f}")
             for name, m in record["metrics"].items()]
     width = max((len(r[0]) for r in rows), default=6)
@@ -59,8 +61,7 @@ def format_metrics_table(record: dict) -> str:
     lines.append(f"{'train time':<{width}}  {t['train_s']:.1f} s per run"
                  + (f", median epoch {1000 * epoch:.1f} ms" if epoch else "")
                  + f", peak memory {t['peak_mem_mb']:.0f} MiB"
-                 + (f", CPU share {t['cpu_share']:.2f}" if t.get("cpu_share") is not None
-                    else ""))
+                 + share_suffix(t.get("cpu_share")))
     return "\n".join(lines)
 
 

@@ -145,6 +145,7 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
     """
     from .callbacks import _duration
     from .reporting import record_label, shown_command
+    from .training.history import share_suffix
 
     done = {(record_label(r), r["dataset"]) for r in records}
     pending = [e for e in estimates if (e["label"], e["dataset"]) not in done]
@@ -164,7 +165,8 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
         out.append(f"| {e['label']} | {e['dataset']} | {e['full_epochs']} × {e['seeds']} | "
                    f"{e['epoch_s_median']:.2f} ({e['measured_epochs']} epochs) | "
                    f"{_duration(e['estimated_s'])}{bound} | {e.get('peak_mem_mb', 0):.0f} | "
-                   f"{e.get('device', '–')}{_share(e)} | `results/{e['_file']}` |")
+                   f"{e.get('device', '–')}{share_suffix(e.get('cpu_share'))} | "
+                   f"`results/{e['_file']}` |")
     out.append("")
     out.append("Commands:\n")
     for e in pending:
@@ -173,11 +175,6 @@ def estimate_section(records: list[dict], estimates: list[dict]) -> list[str]:
                    f"--seeds {e['seeds']}` (estimate: `{shown_command(e.get('command', ''))}`)")
     out.append("")
     return out
-
-
-def _share(estimate: dict) -> str:
-    share = estimate.get("cpu_share")
-    return "" if share is None else f", CPU share {share:.2f}"
 
 
 def main(argv: list[str] | None = None) -> Path:

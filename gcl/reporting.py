@@ -41,6 +41,12 @@ shared the cores and the time is longer than the run needs).
 """
 
 
+def _share_suffix(share) -> str:
+    from .training.history import share_suffix  # torch-bound: imported when a table is drawn
+
+    return share_suffix(share)
+
+
 #: Options of ``gcl reproduce`` that only say where the files go; the page leaves them out.
 _OUTPUT_OPTIONS = ("--results-dir", "--docs", "--checkpoint-dir", "--checkpoint-every")
 _OUTPUT_FLAGS = ("--resume",)
@@ -251,9 +257,7 @@ def render_reproduction(records: list[dict], paper: list[dict],
                         notes.append((label, m, p["source"]))
             t = r.get("timing", {})
             cells.append(f"{t['train_s']:.1f}" if t.get("train_s") is not None else "–")
-            share = t.get("cpu_share")
-            cells.append(r.get("device", "–")
-                         + (f", CPU share {share:.2f}" if share is not None else ""))
+            cells.append(r.get("device", "–") + _share_suffix(t.get("cpu_share")))
             cells.append(f"`results/{r['_file']}`")
             out.append("| " + " | ".join(cells) + " |")
         # published baselines without a run of ours, as rows of their own

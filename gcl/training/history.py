@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["History", "NonFiniteLossError", "cpu_share", "mean_cpu_share", "peak_memory_mb"]
+__all__ = ["History", "NonFiniteLossError", "cpu_share", "mean_cpu_share", "peak_memory_mb",
+           "share_suffix"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -104,6 +105,23 @@ def mean_cpu_share(runs: list[dict]) -> dict:
     if not shares or any(s is None for s in shares):
         return {}
     return {"cpu_share": sum(shares) / len(shares)}
+
+
+def share_suffix(share: float | None) -> str:
+    """How tables and summaries show a CPU share after the device: ``", CPU share 0.87"``, or
+    nothing when there is none (a GPU run, an older record).
+
+    Args:
+        share: the CPU share (:func:`cpu_share`) or ``None``.
+
+    Returns:
+        str: the text to append after the device.
+
+    Example:
+        >>> share_suffix(0.871), share_suffix(None)
+        (', CPU share 0.87', '')
+    """
+    return "" if share is None else f", CPU share {share:.2f}"
 
 
 @dataclass
