@@ -38,12 +38,14 @@ ROUNDED_REL = 1e-5
 
 #: The CPU family the baseline was recorded on (with the code before the one loop, which no
 #: longer exists to re-run). Another CPU's kernels (AVX-512 matrix products and reductions on
-#: Intel Xeon, say) round float32 sums differently in the last bit; the two-view methods stay
-#: within ROUNDED_REL, but the methods that take discrete decisions on the embeddings (MEOW and
-#: AdaMEOW's k-means prototypes, PamC's clusters after the autoencoder and k-means start)
-#: amplify that bit into different trajectories: measured on an Intel Xeon @ 2.80GHz, 2.4%
-#: (MEOW, 20 epochs) to 61% (GCN-PamC, 12 epochs). Their exact comparison runs on this family.
+#: Intel Xeon, say) round float32 sums differently in the last bit. Most methods stay within
+#: ROUNDED_REL there (AdaMEOW: 1.3e-7 over 20 epochs, measured on an Intel Xeon @ 2.80GHz), but
+#: AMPLIFIED take discrete decisions on the embeddings (MEOW's k-means prototypes, PamC's
+#: clusters after the autoencoder and k-means start) that turn that bit into another
+#: trajectory: 2.4% (MEOW, 20 epochs) to 61% (GCN-PamC, 12 epochs) on that Xeon. Off this
+#: family the others compare to ROUNDED_REL and AMPLIFIED are skipped.
 RECORDED_CPU = "AMD EPYC"
+AMPLIFIED = ("meow", "pamc", "pamc-nodepair", "gcn-pamc")
 
 
 @pytest.fixture
@@ -70,11 +72,13 @@ def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, r
     """Every family of methods (two-view, meta-path, deep clustering) gives, epoch by epoch, the
     losses and logged parts recorded at 45384ac by tests/fixtures/record_loop_baseline.py (MEOW:
     re-recorded after the k-means fix, see loop_baseline_kmeans.json; InfoNCE's methods: to
-    float32 rounding, see ROUNDED)."""
+    float32 rounding, see ROUNDED; on another CPU family than the recording's, see
+    RECORDED_CPU)."""
     method, dataset = case["method"], case["dataset"]
-    if method not in ROUNDED and RECORDED_CPU not in _cpu_name():
+    recorded_cpu = RECORDED_CPU in _cpu_name()
+    if method in AMPLIFIED and not recorded_cpu:
         pytest.skip(f"{method}'s losses were recorded on {RECORDED_CPU}; this CPU "
-                    f"({_cpu_name()}) rounds float32 sums differently and its k-means "
+                    f"({_cpu_name()}) rounds float32 sums differently and its discrete "
                     "decisions amplify that (see RECORDED_CPU)")
     if dataset != "synthetic":
         require_dataset(dataset)
@@ -90,7 +94,7 @@ def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, r
     module = spec.build({**config, "device": "cpu", "progress": False}, data)
     history = default_fit(module, data, config, protocol_callbacks(method, config, data))
     got = [{k: v for k, v in e.items() if k != "time_s"} for e in history.epochs]
-    if method in ROUNDED:
+    if method in ROUNDED or not recorded_cpu:
         assert len(got) == len(case["epochs"])
         for have, want in zip(got, case["epochs"]):
             assert have == pytest.approx(want, rel=ROUNDED_REL, abs=0), (have, want)
