@@ -363,6 +363,13 @@ def embedding_pairs(draw):
 taus = st.one_of(st.sampled_from([0.05, 1.0]), st.floats(0.05, 2.0))
 
 
+def _slack(tau: float) -> float:
+    """Float32 rounding of a loss over logits s / tau with |s| <= 1: each logit is off by up to
+    an ulp of 1 / tau, so a log-sum-exp (and the difference of two) is off in proportion to
+    1 / tau (seen: 1.5e-5 apart at tau 0.05 for a one-node loss that is 0 in exact arithmetic)."""
+    return 1e-5 * max(1.0, 1.0 / tau)
+
+
 def _loss_and_grads(objective, h1, h2):
     a, b = h1.clone().requires_grad_(True), h2.clone().requires_grad_(True)
     loss = objective(a, b)
@@ -385,7 +392,7 @@ def test_objective_is_finite_deterministic_and_leaves_inputs_alone(name, pair, t
     assert g1.shape == h1.shape and g2.shape == h2.shape
     assert bool(torch.isfinite(g1).all()) and bool(torch.isfinite(g2).all())
     # a cross-entropy over softmax probabilities is never negative; the others have their bound
-    assert float(loss) >= LOWER_BOUNDS.get(name, lambda tau: 0.0)(tau) - 1e-5
+    assert float(loss) >= LOWER_BOUNDS.get(name, lambda tau: 0.0)(tau) - _slack(tau)
     loss2, g1b, g2b = _loss_and_grads(OBJECTIVES[name](tau, graph, h1.size(1)), h1, h2)
     assert torch.equal(loss, loss2) and torch.equal(g1, g1b) and torch.equal(g2, g2b)
 
@@ -398,7 +405,7 @@ def test_objective_paths_agree(name, reference, pair, tau):
     d = h1.size(1)
     loss, g1, g2 = _loss_and_grads(OBJECTIVES[name](tau, graph, d), h1, h2)
     ref, r1, r2 = _loss_and_grads(OBJECTIVES[reference](tau, graph, d), h1, h2)
-    assert torch.allclose(loss, ref, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(loss, ref, rtol=1e-5, atol=_slack(tau))
     # gradients of the unnormalised inputs scale as 1 / |h|: compare relative to their size
     for g, r, h in ((g1, r1, h1), (g2, r2, h2)):
         scale = h.norm(dim=1, keepdim=True).clamp_min(1e-12)
