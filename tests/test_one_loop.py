@@ -21,7 +21,7 @@ from gcl.cli import main
 from gcl.data import synthetic, synthetic_metapath_graph
 from gcl.methods import available_methods, get_method, load_config
 from gcl.methods.runner import default_fit, load_method_data, protocol_callbacks
-from gcl.results import _cpu_name
+from gcl.results import device_description
 from gcl.training import Trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,10 +75,11 @@ def test_per_epoch_losses_equal_the_code_before_the_one_loop(case, one_thread, r
     float32 rounding, see ROUNDED; on another CPU family than the recording's, see
     RECORDED_CPU)."""
     method, dataset = case["method"], case["dataset"]
-    recorded_cpu = RECORDED_CPU in _cpu_name()
+    here = device_description("cpu")
+    recorded_cpu = RECORDED_CPU in here
     if method in AMPLIFIED and not recorded_cpu:
         pytest.skip(f"{method}'s losses were recorded on {RECORDED_CPU}; this CPU "
-                    f"({_cpu_name()}) rounds float32 sums differently and its discrete "
+                    f"({here}) rounds float32 sums differently and its discrete "
                     "decisions amplify that (see RECORDED_CPU)")
     if dataset != "synthetic":
         require_dataset(dataset)
